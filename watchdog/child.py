@@ -1,0 +1,266 @@
+"""The child at the OS level: spawn it in its own session, pump its output, stop its whole tree."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import psutil
+
+from watchdog.config import AppConfig
+from watchdog.observations import ChildExit
+
+PR_SET_PDEATHSIG = 1
+PR_SET_CHILD_SUBREAPER = 36
+MAX_LINE_BYTES = 16 * 1024
+READ_CHUNK = 64 * 1024
+STOP_POLL = 0.02
+KILL_WAIT = 5.0
+# Ours to speak to systemd with; a child that saw them could confuse the service manager.
+PRIVATE_ENV = (
+    "NOTIFY_SOCKET",
+    "WATCHDOG_USEC",
+    "WATCHDOG_PID",
+    "LISTEN_FDS",
+    "LISTEN_PID",
+    "LISTEN_FDNAMES",
+)
+
+_libc = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
+
+OutputSink = Callable[[str, str], None]
+
+
+class SpawnError(Exception):
+    """The command could not be started at all (not found, not executable, bad cwd)."""
+
+
+def become_subreaper() -> bool:
+    """Have orphans of the child's tree re-parented to us, so none escapes a stop."""
+    return _libc is not None and _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+
+
+def _die_with(parent_pid: int) -> Callable[[], None]:
+    def in_child() -> None:
+        if _libc is None:
+            return
+        # SIGKILL, not TERM: the point is that an API whose watchdog died is never left
+        # running unwatched, and a hung API would ignore anything gentler.
+        _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent_pid:  # the watchdog died before prctl took effect
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return in_child
+
+
+class OutputPump:
+    """Reads one pipe whenever it has data, without ever blocking the loop, line by line."""
+
+    def __init__(self, stream_name: str, pipe: object, sink: OutputSink) -> None:
+        self._name = stream_name
+        self._pipe = pipe
+        self._fd = pipe.fileno()  # type: ignore[attr-defined]
+        self._sink = sink
+        self._buffer = b""
+        self.closed = asyncio.get_running_loop().create_future()
+        os.set_blocking(self._fd, False)
+        asyncio.get_running_loop().add_reader(self._fd, self._readable)
+
+    def _readable(self) -> None:
+        try:
+            data = os.read(self._fd, READ_CHUNK)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self.close()
+            return
+        self._buffer += data
+        *lines, self._buffer = self._buffer.split(b"\n")
+        for line in lines:
+            self._emit(line)
+        while len(self._buffer) > MAX_LINE_BYTES:
+            # A line with no end in sight is passed on in pieces rather than held forever.
+            self._emit(self._buffer[:MAX_LINE_BYTES])
+            self._buffer = self._buffer[MAX_LINE_BYTES:]
+
+    def _emit(self, raw: bytes) -> None:
+        for start in range(0, max(len(raw), 1), MAX_LINE_BYTES):
+            piece = raw[start : start + MAX_LINE_BYTES]
+            self._sink(self._name, piece.decode("utf-8", "replace").rstrip("\r"))
+
+    def close(self) -> None:
+        if self.closed.done():
+            return
+        if self._buffer:
+            self._emit(self._buffer)
+            self._buffer = b""
+        asyncio.get_running_loop().remove_reader(self._fd)
+        with contextlib.suppress(OSError):
+            self._pipe.close()  # type: ignore[attr-defined]
+        self.closed.set_result(None)
+
+
+@dataclass
+class Child:
+    """One spawned child; `exited` resolves when the reaper collects its status."""
+
+    pid: int
+    generation: int
+    started_at: float
+    process: subprocess.Popen[bytes]
+    pumps: list[OutputPump]
+    exited: asyncio.Future[ChildExit] = field(repr=False)
+    healthy: bool = False
+
+    def record_exit(self, status: int, now: float) -> ChildExit:
+        result = ChildExit.from_wait_status(self.pid, status, now)
+        # Popen must never wait on this pid itself: we reaped it already.
+        self.process.returncode = result.code if result.code is not None else -result.signal
+        if not self.exited.done():
+            self.exited.set_result(result)
+        return result
+
+
+def spawn(app: AppConfig, generation: int, sink: OutputSink, now: float) -> Child:
+    """Start the app's command in a new session with stdin from /dev/null."""
+    env = {key: value for key, value in os.environ.items() if key not in PRIVATE_ENV}
+    env.update(app.env)
+    try:
+        process = subprocess.Popen(
+            app.command,
+            cwd=app.cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+            close_fds=True,
+            preexec_fn=_die_with(os.getpid()),  # noqa: PLW1509 - one-threaded loop
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise SpawnError(_spawn_failure(exc, app)) from None
+    pumps = [OutputPump("stdout", process.stdout, sink), OutputPump("stderr", process.stderr, sink)]
+    exited: asyncio.Future[ChildExit] = asyncio.get_running_loop().create_future()
+    return Child(process.pid, generation, now, process, pumps, exited)
+
+
+def _spawn_failure(exc: BaseException, app: AppConfig) -> str:
+    if isinstance(exc, FileNotFoundError) and exc.filename == str(app.cwd):
+        return f"app.cwd {app.cwd} does not exist"
+    if isinstance(exc, FileNotFoundError):
+        return f"command not found: {app.command[0]}"
+    if isinstance(exc, PermissionError):
+        return f"permission denied: {exc.filename or app.command[0]}"
+    return f"cannot start {app.command[0]}: {exc}"
+
+
+def reap_all() -> list[tuple[int, int]]:
+    """Collect every child that has ended (ours and adopted orphans): (pid, wait status)."""
+    reaped = []
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return reaped
+        if pid == 0:
+            return reaped
+        reaped.append((pid, status))
+
+
+def _alive(process: psutil.Process) -> bool:
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def _our_descendants() -> list[psutil.Process]:
+    # We are a subreaper with one child, so every live descendant is the child's tree:
+    # its own children, and the orphans they left, which were re-parented to us.
+    try:
+        return [p for p in psutil.Process().children(recursive=True) if _alive(p)]
+    except psutil.Error:
+        return []
+
+
+def _send(process: psutil.Process, signum: int) -> None:
+    with contextlib.suppress(psutil.Error):
+        process.send_signal(signum)
+
+
+def _in_group(process: psutil.Process, pgid: int | None) -> bool:
+    try:
+        return pgid is not None and os.getpgid(process.pid) == pgid
+    except OSError:
+        return False
+
+
+def _signal_group(pgid: int | None, signum: int, live: list[psutil.Process]) -> bool:
+    # Once its leader is reaped and its last member gone, a group id can be reused by an
+    # unrelated session: signal the group only while one of our own descendants is in it.
+    if pgid is None or not any(_in_group(process, pgid) for process in live):
+        return False
+    try:
+        os.killpg(pgid, signum)
+    except OSError:
+        return False
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class StopReport:
+    """What stopping a tree took: how many got the stop signal, how many needed SIGKILL."""
+
+    signalled: int
+    killed: int
+    survivors: int
+    took: float
+
+
+async def stop_tree(
+    pgid: int | None,
+    stop_signal: int,
+    timeout: float,
+    clock: Callable[[], float] = time.monotonic,
+) -> StopReport:
+    """Stop signal to the group and every descendant, wait `timeout`, then SIGKILL the rest."""
+    started = clock()
+    signalled: dict[int, psutil.Process] = {}
+
+    def signal_new(signum: int) -> list[psutil.Process]:
+        live = _our_descendants()
+        for process in live:
+            if process.pid not in signalled:
+                signalled[process.pid] = process
+                _send(process, signum)
+                _send(process, signal.SIGCONT)
+        return live
+
+    live = _our_descendants()
+    if _signal_group(pgid, stop_signal, live):
+        _signal_group(pgid, signal.SIGCONT, live)  # a stopped process must wake to see it
+        # A second stop signal makes servers such as uvicorn skip their graceful drain.
+        signalled.update((p.pid, p) for p in live if _in_group(p, pgid))
+    live = signal_new(stop_signal)
+    while live and clock() - started < timeout:
+        await asyncio.sleep(STOP_POLL)
+        live = signal_new(stop_signal)
+    killed = len(live)
+    kill_started = clock()
+    while live and clock() - kill_started < KILL_WAIT:
+        _signal_group(pgid, signal.SIGKILL, live)
+        for process in live:
+            _send(process, signal.SIGKILL)
+        await asyncio.sleep(STOP_POLL)
+        live = _our_descendants()
+    return StopReport(len(signalled), killed, len(live), clock() - started)

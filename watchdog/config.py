@@ -1,0 +1,318 @@
+"""The configuration: schema with defaults, and a pure `parse` that names every bad key."""
+
+from __future__ import annotations
+
+import dataclasses
+import shlex
+import signal
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+from urllib.parse import urlsplit
+
+from watchdog.configreader import ConfigError, Section, apply_overrides, read_yaml, show
+from watchdog.units import format_duration, format_size, parse_duration, parse_size
+
+__all__ = ["Config", "ConfigError", "effective", "load", "parse"]
+
+
+def _duration() -> Any:
+    return field(metadata={"duration": True})
+
+
+@dataclass(frozen=True, slots=True)
+class AppConfig:
+    name: str
+    command: tuple[str, ...]
+    cwd: Path
+    env: Mapping[str, str]
+    shell: bool
+    stop_signal: signal.Signals
+    stop_timeout: float = _duration()
+
+
+@dataclass(frozen=True, slots=True)
+class HealthConfig:
+    url: str
+    interval: float = _duration()
+    timeout: float = _duration()
+    max_failures: int = field()
+    startup_timeout: float = _duration()
+    startup_interval: float = _duration()
+    expect_status: tuple[int, ...] = field()
+
+
+@dataclass(frozen=True, slots=True)
+class CrashLoopConfig:
+    max_crashes: int
+    window: float = _duration()
+    action: str = field()
+
+
+@dataclass(frozen=True, slots=True)
+class RestartConfig:
+    min_interval: float = _duration()
+    backoff_initial: float = _duration()
+    backoff_max: float = _duration()
+    backoff_reset: float = _duration()
+    crash_loop: CrashLoopConfig = field()
+
+
+@dataclass(frozen=True, slots=True)
+class LoggingConfig:
+    dir: Path
+    level: str
+    max_bytes: int = field(metadata={"size": True})
+    backup_count: int = field()
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    app: AppConfig
+    health: HealthConfig
+    restart: RestartConfig
+    logging: LoggingConfig
+
+
+CRASH_LOOP_ACTIONS = ("exit", "keep_trying")
+LOG_LEVELS = ("debug", "info", "warning", "error")
+_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
+DURATION = "a positive duration like 30s, 500ms or 5m"
+
+
+def _positive_duration(value: object) -> float:
+    seconds = parse_duration(value)
+    if seconds <= 0:
+        raise ValueError("must be positive")
+    return seconds
+
+
+def _whole(minimum: int) -> Any:
+    def convert(value: object) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise ValueError
+        return value
+
+    return convert
+
+
+def _text(value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError
+    return value
+
+
+def _flag(value: object) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError
+    return value
+
+
+def _choice(*choices: str) -> Any:
+    def convert(value: object) -> str:
+        if value not in choices:
+            raise ValueError
+        return str(value)
+
+    return convert
+
+
+def _name(value: object) -> str:
+    text = _text(value)
+    if not set(text) <= _NAME_CHARS or text[0] in ".-":
+        raise ValueError
+    return text
+
+
+def _url(value: object) -> str:
+    text = _text(value).strip()
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError
+    return text
+
+
+def _statuses(value: object) -> tuple[int, ...]:
+    items = value if isinstance(value, list) else [value]
+    if not items or not all(_whole(100)(item) < 600 for item in items):
+        raise ValueError
+    return tuple(items)
+
+
+def _env(value: object) -> Mapping[str, str]:
+    if not isinstance(value, dict):
+        raise ValueError
+    env: dict[str, str] = {}
+    for key, item in value.items():
+        # A bare yes/no/true in YAML is a boolean; refusing it avoids guessing its spelling.
+        if not isinstance(key, str) or not key or "=" in key or isinstance(item, bool):
+            raise ValueError
+        if not isinstance(item, str | int | float):
+            raise ValueError
+        env[key] = str(item)
+    return MappingProxyType(env)
+
+
+def _signal(value: object) -> signal.Signals:
+    name = _text(value).upper()
+    try:
+        return signal.Signals[name if name.startswith("SIG") else f"SIG{name}"]
+    except KeyError:
+        raise ValueError from None
+
+
+def _command_words(value: object) -> list[str]:
+    if isinstance(value, str):
+        words = shlex.split(value)
+    elif isinstance(value, list) and all(isinstance(word, str | int | float) for word in value):
+        words = [str(word) for word in value]
+    else:
+        raise ValueError
+    if not words or not words[0].strip():
+        raise ValueError
+    return words
+
+
+def _parse_app(section: Section, base_dir: Path, python: str) -> AppConfig:
+    shell = section.take("shell", False, _flag, "true or false")
+    raw_command = section.raw("command")
+    if shell:
+        command = section.take("command", None, _text, "a command line string (shell: true)")
+        words = ("/bin/sh", "-c", command or "")
+    else:
+        command_words = section.take(
+            "command", None, _command_words, "a list of arguments or a command line string"
+        )
+        words = tuple(command_words or ())
+    if raw_command is None:
+        section.missing("command", "the command that starts the API, e.g. [uvicorn, app.main:app]")
+    cwd = section.take("cwd", ".", _text, "a directory path")
+    return AppConfig(
+        name=section.take("name", "api", _name, "a name of letters, digits, '_', '.', '-'"),
+        command=tuple(word.replace("{python}", python) for word in words),
+        cwd=(base_dir / cwd).resolve(),
+        env=section.take("env", MappingProxyType({}), _env, "a mapping of NAME: string value"),
+        shell=shell,
+        stop_signal=section.take("stop_signal", signal.SIGTERM, _signal, "a signal name like TERM"),
+        stop_timeout=section.take("stop_timeout", 10.0, _positive_duration, DURATION),
+    )
+
+
+def _parse_health(section: Section) -> HealthConfig:
+    health = HealthConfig(
+        url=section.take("url", "http://127.0.0.1:8000/health", _url, "an http:// or https:// URL"),
+        interval=section.take("interval", 60.0, _positive_duration, DURATION),
+        timeout=section.take("timeout", 5.0, _positive_duration, DURATION),
+        max_failures=section.take("max_failures", 3, _whole(1), "a whole number of at least 1"),
+        startup_timeout=section.take("startup_timeout", 60.0, _positive_duration, DURATION),
+        startup_interval=section.take("startup_interval", 0.1, _positive_duration, DURATION),
+        expect_status=section.take(
+            "expect_status", (200,), _statuses, "a list of HTTP status codes (100-599)"
+        ),
+    )
+    if section.valid("timeout", "interval") and health.timeout >= health.interval:
+        section.problem(
+            "timeout",
+            f"less than health.interval ({format_duration(health.interval)}),"
+            " so probes never overlap",
+            format_duration(health.timeout),
+        )
+    return health
+
+
+def _parse_restart(section: Section) -> RestartConfig:
+    loop = section.section("crash_loop")
+    restart = RestartConfig(
+        min_interval=section.take("min_interval", 300.0, _positive_duration, DURATION),
+        backoff_initial=section.take("backoff_initial", 1.0, _positive_duration, DURATION),
+        backoff_max=section.take("backoff_max", 60.0, _positive_duration, DURATION),
+        backoff_reset=section.take("backoff_reset", 60.0, _positive_duration, DURATION),
+        crash_loop=CrashLoopConfig(
+            max_crashes=loop.take("max_crashes", 5, _whole(1), "a whole number of at least 1"),
+            window=loop.take("window", 600.0, _positive_duration, DURATION),
+            action=loop.take(
+                "action", "exit", _choice(*CRASH_LOOP_ACTIONS), " or ".join(CRASH_LOOP_ACTIONS)
+            ),
+        ),
+    )
+    loop.finish()
+    if (
+        section.valid("backoff_initial", "backoff_max")
+        and restart.backoff_initial > restart.backoff_max
+    ):
+        section.problem(
+            "backoff_initial",
+            f"at most restart.backoff_max ({format_duration(restart.backoff_max)})",
+            format_duration(restart.backoff_initial),
+        )
+    return restart
+
+
+def _parse_logging(section: Section, base_dir: Path) -> LoggingConfig:
+    directory = section.take("dir", "logs", _text, "a directory path")
+    return LoggingConfig(
+        dir=(base_dir / directory).resolve(),
+        level=section.take("level", "info", _choice(*LOG_LEVELS), " or ".join(LOG_LEVELS)),
+        max_bytes=section.take("max_bytes", 10 * 1024**2, _positive_size, "a size like 10MB"),
+        backup_count=section.take("backup_count", 5, _whole(0), "a whole number of at least 0"),
+    )
+
+
+def _positive_size(value: object) -> int:
+    size = parse_size(value)
+    if size <= 0:
+        raise ValueError
+    return size
+
+
+def parse(raw: object, base_dir: Path, python: str = sys.executable) -> Config:
+    """Validate a loaded YAML document; raise ConfigError listing every problem found."""
+    problems: list[str] = []
+    if not isinstance(raw, dict):
+        raise ConfigError([f"expected a mapping of sections at the top level, got {show(raw)}"])
+    root = Section(raw, "", problems)
+    sections = {name: root.section(name) for name in ("app", "health", "restart", "logging")}
+    config = Config(
+        app=_parse_app(sections["app"], base_dir, python),
+        health=_parse_health(sections["health"]),
+        restart=_parse_restart(sections["restart"]),
+        logging=_parse_logging(sections["logging"], base_dir),
+    )
+    for section in (*sections.values(), root):
+        section.finish()
+    if problems:
+        raise ConfigError(problems)
+    return config
+
+
+def effective(value: Any) -> Any:
+    """The config as plain YAML-ready data, durations spelled the way a person writes them."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        result = {}
+        for item in dataclasses.fields(value):
+            attribute = getattr(value, item.name)
+            if item.metadata.get("duration"):
+                result[item.name] = format_duration(attribute)
+            elif item.metadata.get("size"):
+                result[item.name] = format_size(attribute)
+            else:
+                result[item.name] = effective(attribute)
+        return result
+    if isinstance(value, signal.Signals):
+        return value.name.removeprefix("SIG")
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, Mapping):
+        return {key: effective(item) for key, item in value.items()}
+    if isinstance(value, tuple | list):
+        return [effective(item) for item in value]
+    return value
+
+
+def load(path: Path, overrides: Mapping[str, Mapping[str, object]] | None = None) -> Config:
+    """Read, override and validate a config file; relative paths resolve against its folder."""
+    document = apply_overrides(read_yaml(path), overrides or {})
+    return parse(document, base_dir=path.resolve().parent)

@@ -1,0 +1,47 @@
+"""Facts that cross the boundary from the outside world into the decisions."""
+
+from __future__ import annotations
+
+import os
+import signal
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeResult:
+    """One health probe: `at` is when it finished, on the monotonic clock."""
+
+    ok: bool
+    status: int | None
+    latency: float
+    error: str | None
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class ChildExit:
+    """How the child ended: an exit code or the signal that killed it."""
+
+    pid: int
+    code: int | None
+    signal: int | None
+    at: float
+
+    @classmethod
+    def from_wait_status(cls, pid: int, status: int, at: float) -> ChildExit:
+        if os.WIFSIGNALED(status):
+            return cls(pid=pid, code=None, signal=os.WTERMSIG(status), at=at)
+        return cls(pid=pid, code=os.waitstatus_to_exitcode(status), signal=None, at=at)
+
+    @property
+    def description(self) -> str:
+        if self.signal is None:
+            return f"exit code {self.code}"
+        try:
+            name = signal.Signals(self.signal).name
+        except ValueError:
+            name = f"signal {self.signal}"
+        if self.signal == signal.SIGKILL:
+            # Nobody here sent it, so the usual sender is the kernel's OOM killer.
+            return f"killed by {name} (perhaps out of memory)"
+        return f"killed by {name}"

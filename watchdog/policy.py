@@ -1,0 +1,234 @@
+"""Every rule that decides the child's fate: pure code fed with observations and `now`.
+
+Nothing here sleeps, spawns, logs or reads a clock. The supervisor feeds it facts and
+carries out the decisions it returns.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+from watchdog.config import HealthConfig, RestartConfig
+from watchdog.observations import ChildExit, ProbeResult
+from watchdog.units import format_duration
+
+
+@dataclass(frozen=True, slots=True)
+class Healthy:
+    """The child answered healthy for the first time since it started."""
+
+    startup: float
+
+
+@dataclass(frozen=True, slots=True)
+class Restart:
+    """Stop the live child now and start a new one."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class RecommendRestart:
+    """A restart is due but throttled; it happens at `at` if the failure persists."""
+
+    reason: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class RecommendationWithdrawn:
+    """The failure behind a throttled restart cleared before the throttle allowed it."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class FailedStart:
+    """The child is alive but never answered healthy within the startup window."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Respawn:
+    """Start a new child after `delay`; `crash_loop` says the loop rule fired but we go on."""
+
+    delay: float
+    crashes: int
+    crash_loop: bool = False
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class GiveUp:
+    """Stop supervising: the child keeps dying and the config says to exit."""
+
+    reason: str
+
+
+Decision = Healthy | Restart | RecommendRestart | RecommendationWithdrawn | FailedStart
+
+
+def backoff_delay(crashes: int, initial: float, maximum: float) -> float:
+    """No wait after a first crash, then initial, 2x, 4x ... capped at maximum.
+
+    A healthy API that dies once is most often back at once (PM2 restarts in 0.16 s);
+    the growing delay is for a child that keeps dying.
+    """
+    if crashes <= 1:
+        return 0.0
+    try:
+        return min(maximum, initial * 2.0 ** (crashes - 2))
+    except OverflowError:
+        return maximum
+
+
+class RestartThrottle:
+    """At most one restart of a live child per `min_interval`."""
+
+    def __init__(self, min_interval: float) -> None:
+        self.min_interval = min_interval
+        self.last: float | None = None
+
+    def allowed_at(self) -> float:
+        return float("-inf") if self.last is None else self.last + self.min_interval
+
+    def record(self, now: float) -> None:
+        self.last = now
+
+
+class CrashLoopDetector:
+    """`max_crashes` crashes within `window` seconds make a crash loop."""
+
+    def __init__(self, max_crashes: int, window: float) -> None:
+        self.max_crashes = max_crashes
+        self.window = window
+        self._crashes: deque[float] = deque()
+
+    def record(self, now: float) -> bool:
+        self._crashes.append(now)
+        while self._crashes and self._crashes[0] <= now - self.window:
+            self._crashes.popleft()
+        return len(self._crashes) >= self.max_crashes
+
+    def __len__(self) -> int:
+        return len(self._crashes)
+
+
+class Policy:
+    """The rules for one supervised app, across all the children it goes through."""
+
+    def __init__(self, health: HealthConfig, restart: RestartConfig) -> None:
+        self.throttle = RestartThrottle(restart.min_interval)
+        self.crash_loop = CrashLoopDetector(
+            restart.crash_loop.max_crashes, restart.crash_loop.window
+        )
+        self.health = health
+        self.restart = restart
+        self.crashes = 0  # consecutive, since the last child that stayed healthy
+        self.failures = 0  # consecutive failed probes of the current child
+        self.started_at: float | None = None
+        self.healthy_since: float | None = None
+        self.startup_expired = False
+        self.pending: RecommendRestart | None = None
+
+    def reconfigure(self, health: HealthConfig, restart: RestartConfig) -> None:
+        """New settings; the history (last restart, recent crashes) carries over."""
+        self.health, self.restart = health, restart
+        self.throttle.min_interval = restart.min_interval
+        self.crash_loop.max_crashes = restart.crash_loop.max_crashes
+        self.crash_loop.window = restart.crash_loop.window
+
+    def child_started(self, now: float) -> None:
+        """A new child: every detector starts afresh, nothing of the old child counts."""
+        self.started_at = now
+        self.healthy_since = None
+        self.startup_expired = False
+        self.failures = 0
+        self.pending = None
+
+    def on_probe(self, probe: ProbeResult) -> list[Decision]:
+        if self.started_at is None:
+            return []
+        if self.healthy_since is None:
+            # Inside the startup window failures do not count: the app is still booting.
+            if not probe.ok or self.startup_expired:
+                return []
+            self.healthy_since = probe.at
+            return [Healthy(startup=probe.at - self.started_at)]
+        if probe.ok:
+            self.failures = 0
+            withdrawn, self.pending = self.pending, None
+            return [RecommendationWithdrawn(withdrawn.reason)] if withdrawn else []
+        self.failures += 1
+        if self.failures < self.health.max_failures:
+            return []
+        last = probe.error or f"status {probe.status}"
+        return self._restart_due(f"{self.failures} consecutive failed probes ({last})", probe.at)
+
+    def on_tick(self, now: float) -> list[Decision]:
+        decisions: list[Decision] = []
+        startup_deadline = self._startup_deadline()
+        if startup_deadline is not None and now >= startup_deadline:
+            self.startup_expired = True
+            window = format_duration(self.health.startup_timeout)
+            decisions.append(FailedStart(f"not healthy within startup_timeout ({window})"))
+        if self.pending is not None and now >= self.pending.at:
+            decisions.extend(self._restart_due(self.pending.reason, now))
+        return decisions
+
+    def next_deadline(self) -> float | None:
+        """The next time `on_tick` has something to decide, if any."""
+        deadlines = [self._startup_deadline(), self.pending.at if self.pending else None]
+        return min((d for d in deadlines if d is not None), default=None)
+
+    def restart_requested(self, reason: str, now: float) -> Restart:
+        """An operator's restart: carried out now, and it counts against the throttle."""
+        return self._restart_now(reason, now)
+
+    def on_exit(self, exit_: ChildExit) -> Respawn | GiveUp:
+        return self._crashed(exit_.description, exit_.at)
+
+    def on_failed_start(self, reason: str, now: float) -> Respawn | GiveUp:
+        return self._crashed(reason, now)
+
+    def _startup_deadline(self) -> float | None:
+        if self.started_at is None or self.healthy_since is not None or self.startup_expired:
+            return None
+        return self.started_at + self.health.startup_timeout
+
+    def _restart_due(self, reason: str, now: float) -> list[Decision]:
+        allowed_at = self.throttle.allowed_at()
+        if now >= allowed_at:
+            return [self._restart_now(reason, now)]
+        if self.pending is None:
+            self.pending = RecommendRestart(reason, allowed_at)
+            return [self.pending]
+        return []
+
+    def _restart_now(self, reason: str, now: float) -> Restart:
+        self.throttle.record(now)
+        self.pending = None
+        self.started_at = None
+        return Restart(reason)
+
+    def _crashed(self, reason: str, now: float) -> Respawn | GiveUp:
+        stayed_healthy = (
+            self.healthy_since is not None
+            and now - self.healthy_since >= self.restart.backoff_reset
+        )
+        if stayed_healthy:
+            self.crashes = 0
+        self.crashes += 1
+        self.started_at = self.healthy_since = self.pending = None
+        if self.crash_loop.record(now):
+            loop = (
+                f"{len(self.crash_loop)} crashes within"
+                f" {format_duration(self.crash_loop.window)} (last: {reason})"
+            )
+            if self.restart.crash_loop.action == "exit":
+                return GiveUp(loop)
+            return Respawn(self.restart.backoff_max, self.crashes, crash_loop=True, reason=loop)
+        delay = backoff_delay(self.crashes, self.restart.backoff_initial, self.restart.backoff_max)
+        return Respawn(delay, self.crashes, reason=reason)

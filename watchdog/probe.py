@@ -1,0 +1,80 @@
+"""The health probe: one HTTP GET with a hard deadline. It reports, it never raises."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+import httpx
+
+from watchdog import __version__
+from watchdog.config import HealthConfig
+from watchdog.observations import ProbeResult
+from watchdog.units import format_duration
+
+MAX_BODY_BYTES = 64 * 1024
+MAX_REDIRECTS = 5
+
+
+class Prober:
+    """Probes one health URL; each probe opens a fresh connection and reads a bounded body."""
+
+    def __init__(self, health: HealthConfig, clock: Callable[[], float] = time.monotonic) -> None:
+        self._health = health
+        self._clock = clock
+        self._client = httpx.AsyncClient(
+            timeout=health.timeout,
+            follow_redirects=True,
+            max_redirects=MAX_REDIRECTS,
+            # A proxy from the environment must never stand between us and a loopback app.
+            trust_env=False,
+            # A kept-alive connection would hide an app that no longer accepts new ones.
+            limits=httpx.Limits(max_keepalive_connections=0),
+            headers={"User-Agent": f"watchdog/{__version__}"},
+        )
+
+    async def probe(self) -> ProbeResult:
+        started = self._clock()
+        status: int | None = None
+        error: str | None = None
+        try:
+            # httpx's timeout is per read; a slow drip of bytes must still end at `timeout`.
+            async with asyncio.timeout(self._health.timeout):
+                status = await self._get()
+        except TimeoutError:
+            error = f"no answer within {format_duration(self._health.timeout)}"
+        except httpx.TimeoutException:
+            error = f"no answer within {format_duration(self._health.timeout)}"
+        except httpx.TooManyRedirects:
+            error = f"more than {MAX_REDIRECTS} redirects"
+        except httpx.HTTPError as exc:
+            error = _describe(exc)
+        except Exception as exc:  # noqa: BLE001 - a probe must never take the watchdog down
+            error = f"{type(exc).__name__}: {exc}"
+        if error is None and status not in self._health.expect_status:
+            error = f"unexpected status {status}"
+        finished = self._clock()
+        return ProbeResult(
+            ok=error is None, status=status, latency=finished - started, error=error, at=finished
+        )
+
+    async def _get(self) -> int:
+        async with self._client.stream("GET", self._health.url) as response:
+            received = 0
+            async for chunk in response.aiter_raw():
+                received += len(chunk)
+                if received >= MAX_BODY_BYTES:
+                    break
+            return response.status_code
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+
+def _describe(exc: httpx.HTTPError) -> str:
+    cause = exc.__cause__ or exc.__context__
+    text = str(exc) or str(cause or "") or type(exc).__name__
+    if "Connection refused" in text:
+        return "connection refused"
+    return f"{type(exc).__name__}: {text}"

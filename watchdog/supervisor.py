@@ -1,0 +1,418 @@
+"""The imperative shell: one event loop feeds facts to the policy and carries out its decisions."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shlex
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from watchdog import __version__
+from watchdog.child import Child, SpawnError, become_subreaper, reap_all, spawn, stop_tree
+from watchdog.config import Config, ConfigError
+from watchdog.logs import Events, LogDirError
+from watchdog.observations import ChildExit, ProbeResult
+from watchdog.policy import (
+    Decision,
+    FailedStart,
+    GiveUp,
+    Healthy,
+    Policy,
+    RecommendationWithdrawn,
+    RecommendRestart,
+    Respawn,
+    Restart,
+)
+from watchdog.probe import Prober
+from watchdog.state import ALIVE_STATES, ChildState, Lifecycle, Trigger
+
+EXIT_OK = 0
+EXIT_CRASH_LOOP = 3
+HANDLED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1)
+REAP_WAIT = 2.0  # after a stop, for the reaper to collect the child's status and output
+
+
+@dataclass(frozen=True, slots=True)
+class Probed:
+    generation: int
+    result: ProbeResult
+
+
+@dataclass(frozen=True, slots=True)
+class Exited:
+    generation: int
+    exit: ChildExit
+
+
+@dataclass(frozen=True, slots=True)
+class Signalled:
+    signum: int
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    pass
+
+
+Message = Probed | Exited | Signalled | Tick
+
+
+class Supervisor:
+    """Keeps one app alive: start it, probe it, restart it when the policy says so."""
+
+    def __init__(
+        self,
+        config: Config,
+        events: Events,
+        reload_config: Callable[[], Config],
+        reopen_events: Callable[[Config], Events],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.config = config
+        self._emit = events
+        self._reload_config = reload_config
+        self._reopen_events = reopen_events
+        self._clock = clock
+        self._policy = Policy(config.health, config.restart)
+        self._lifecycle = Lifecycle()
+        self._queue: asyncio.Queue[Message] = asyncio.Queue()
+        self._prober = Prober(config.health, clock)
+        self._child: Child | None = None
+        self._generation = 0
+        self._probe_task: asyncio.Task[None] | None = None
+        self._respawn_at: float | None = None
+        self._down_since: float | None = None
+        self._exit_code: int | None = None
+
+    @property
+    def state(self) -> ChildState:
+        return self._lifecycle.state
+
+    async def run(self) -> int:
+        """Supervise until a stop signal or a crash loop; return the process exit code."""
+        loop = asyncio.get_running_loop()
+        for signum in HANDLED_SIGNALS:
+            loop.add_signal_handler(signum, self._queue.put_nowait, Signalled(signum))
+        loop.add_signal_handler(signal.SIGCHLD, self._reap)
+        self._emit(
+            "watchdog_started",
+            pid=os.getpid(),
+            version=__version__,
+            subreaper=become_subreaper(),
+            url=self.config.health.url,
+        )
+        try:
+            await self._start_child()
+            while self._exit_code is None:
+                await self._handle(await self._next_message())
+                await self._on_tick()
+        finally:
+            await self._shutdown()
+            for signum in (*HANDLED_SIGNALS, signal.SIGCHLD):
+                loop.remove_signal_handler(signum)
+        return self._exit_code
+
+    async def _next_message(self) -> Message:
+        deadlines = [self._policy.next_deadline(), self._respawn_at]
+        deadline = min((d for d in deadlines if d is not None), default=None)
+        timeout = None if deadline is None else max(0.0, deadline - self._clock())
+        try:
+            return await asyncio.wait_for(self._queue.get(), timeout)
+        except TimeoutError:
+            return Tick()
+
+    async def _handle(self, message: Message) -> None:
+        current = self._child.generation if self._child else None
+        match message:
+            case Signalled(signum):
+                await self._on_signal(signum)
+            case Probed(generation, result) if generation == current:
+                await self._on_probe(result)
+            case Exited(generation, exit_) if generation == current:
+                await self._on_exit(exit_)
+
+    async def _on_tick(self) -> None:
+        now = self._clock()
+        respawn_due = self._respawn_at is not None and now >= self._respawn_at
+        if self.state is ChildState.BACKOFF and respawn_due:
+            self._respawn_at = None
+            await self._start_child()
+        for decision in self._policy.on_tick(now):
+            await self._carry_out(decision)
+
+    def _reap(self) -> None:
+        now = self._clock()
+        for pid, status in reap_all():
+            child = self._child
+            if child is not None and pid == child.pid:
+                self._queue.put_nowait(Exited(child.generation, child.record_exit(status, now)))
+            else:
+                self._emit("orphan_reaped", level="debug", pid=pid)
+
+    # -- the child's story ---------------------------------------------------------------
+
+    async def _start_child(self) -> None:
+        self._generation += 1
+        now = self._clock()
+        self._lifecycle.fire(Trigger.SPAWN)
+        previous = self._child.pid if self._child else None
+        try:
+            child = spawn(self.config.app, self._generation, self._output_sink(), now)
+        except SpawnError as exc:
+            self._emit("spawn_failed", level="error", error=str(exc))
+            self._lifecycle.fire(Trigger.EXIT)
+            await self._after_crash(self._policy.on_failed_start(str(exc), now))
+            return
+        self._child = child
+        self._policy.child_started(now)
+        self._emit(
+            "child_started",
+            pid=child.pid,
+            previous_pid=previous,
+            command=shlex.join(self.config.app.command),
+        )
+        self._probe_task = asyncio.create_task(self._probe_loop(child))
+
+    def _output_sink(self) -> Callable[[str, str], None]:
+        generation = self._generation
+
+        def sink(stream: str, line: str) -> None:
+            self._emit("child_output", stream=stream, line=line, generation=generation)
+
+        return sink
+
+    async def _probe_loop(self, child: Child) -> None:
+        next_at = self._clock()
+        while True:
+            await asyncio.sleep(max(0.0, next_at - self._clock()))
+            started = self._clock()
+            result = await self._prober.probe()
+            self._queue.put_nowait(Probed(child.generation, result))
+            # Fast polls only until the first healthy answer; then the configured pace.
+            fast = not (child.healthy or result.ok)
+            health = self.config.health
+            next_at = started + (health.startup_interval if fast else health.interval)
+
+    async def _on_probe(self, result: ProbeResult) -> None:
+        counted = self.state is ChildState.RUNNING
+        decisions = self._policy.on_probe(result)
+        latency = round(result.latency, 4)
+        if result.ok:
+            self._emit("probe_ok", category="health", status=result.status, latency=latency)
+        elif counted:
+            self._emit(
+                "probe_failed",
+                level="warning",
+                category="health",
+                consecutive=self._policy.failures,
+                of=self.config.health.max_failures,
+                status=result.status,
+                error=result.error,
+                latency=latency,
+            )
+        else:
+            # Still booting: refused connections are expected and do not count.
+            self._emit(
+                "probe_failed",
+                level="debug",
+                category="health",
+                counted=False,
+                error=result.error,
+                latency=latency,
+            )
+        for decision in decisions:
+            await self._carry_out(decision)
+
+    async def _carry_out(self, decision: Decision) -> None:
+        now = self._clock()
+        match decision:
+            case Healthy(startup):
+                assert self._child is not None
+                self._lifecycle.fire(Trigger.HEALTHY)
+                self._child.healthy = True
+                downtime = None if self._down_since is None else now - self._down_since
+                self._down_since = None
+                self._emit(
+                    "child_healthy",
+                    pid=self._child.pid,
+                    startup=round(startup, 3),
+                    downtime=None if downtime is None else round(downtime, 3),
+                )
+            case Restart(reason):
+                await self._restart(reason)
+            case RecommendRestart(reason, at):
+                self._emit(
+                    "RESTART_RECOMMENDED",
+                    level="warning",
+                    category="health",
+                    reason=reason,
+                    restart_at=_wall(at - now),
+                    restart_in=round(at - now, 1),
+                )
+            case RecommendationWithdrawn(reason):
+                self._emit("restart_recommendation_withdrawn", category="health", reason=reason)
+            case FailedStart(reason):
+                self._emit("child_failed_start", level="error", reason=reason)
+                await self._stop_child()
+                await self._after_crash(self._policy.on_failed_start(reason, now))
+
+    async def _restart(self, reason: str) -> None:
+        assert self._child is not None
+        self._emit("restart_triggered", level="warning", reason=reason, pid=self._child.pid)
+        await self._stop_child()
+        await self._start_child()
+
+    async def _stop_child(self) -> None:
+        child = self._child
+        assert child is not None
+        self._cancel_probes()
+        self._lifecycle.fire(Trigger.STOP)
+        app = self.config.app
+        if self._down_since is None:
+            self._down_since = self._clock()
+        self._emit(
+            "child_stopping", pid=child.pid, signal=app.stop_signal.name, timeout=app.stop_timeout
+        )
+        report = await stop_tree(child.pid, app.stop_signal, app.stop_timeout, self._clock)
+        exit_ = await _settle(child)
+        self._lifecycle.fire(Trigger.STOPPED)
+        self._emit(
+            "child_stopped",
+            level="error" if report.survivors else "info",
+            pid=child.pid,
+            exit=exit_.description if exit_ else "unknown",
+            took=round(report.took, 3),
+            processes=report.signalled,
+            sigkilled=report.killed,
+            survivors=report.survivors,
+        )
+
+    async def _on_exit(self, exit_: ChildExit) -> None:
+        child = self._child
+        assert child is not None
+        self._cancel_probes()
+        self._lifecycle.fire(Trigger.EXIT)
+        if self._down_since is None:
+            self._down_since = exit_.at
+        self._emit(
+            "child_exited",
+            level="error",
+            pid=exit_.pid,
+            exit=exit_.description,
+            code=exit_.code,
+            signal=exit_.signal,
+            uptime=round(exit_.at - child.started_at, 3),
+        )
+        # Its orphans were re-parented to us: a crashed app leaves nothing running.
+        app = self.config.app
+        report = await stop_tree(child.pid, app.stop_signal, app.stop_timeout, self._clock)
+        if report.signalled:
+            self._emit(
+                "orphans_stopped",
+                level="warning",
+                count=report.signalled,
+                sigkilled=report.killed,
+                survivors=report.survivors,
+            )
+        await _settle(child)
+        await self._after_crash(self._policy.on_exit(exit_))
+
+    async def _after_crash(self, decision: Respawn | GiveUp) -> None:
+        match decision:
+            case GiveUp(reason):
+                self._emit("crash_loop", level="error", reason=reason, action="exit")
+                self._lifecycle.fire(Trigger.GIVE_UP)
+                self._exit_code = EXIT_CRASH_LOOP
+            case Respawn(delay, crashes, crash_loop, reason):
+                if crash_loop:
+                    self._emit("crash_loop", level="error", reason=reason, action="keep_trying")
+                self._lifecycle.fire(Trigger.WAIT)
+                self._respawn_at = self._clock() + delay
+                self._emit("restart_scheduled", delay=round(delay, 3), crashes=crashes)
+
+    def _cancel_probes(self) -> None:
+        if self._probe_task is not None:
+            self._probe_task.cancel()
+            self._probe_task = None
+
+    # -- signals -------------------------------------------------------------------------
+
+    async def _on_signal(self, signum: int) -> None:
+        name = signal.Signals(signum).name
+        self._emit("signal_received", signal=name)
+        if signum in (signal.SIGTERM, signal.SIGINT):
+            self._exit_code = EXIT_OK
+        elif signum == signal.SIGHUP:
+            await self._reload()
+        elif signum == signal.SIGUSR1:
+            await self._restart_on_request(f"requested by {name}")
+
+    async def _restart_on_request(self, reason: str) -> None:
+        if self.state in ALIVE_STATES:
+            await self._restart(self._policy.restart_requested(reason, self._clock()).reason)
+        elif self.state is ChildState.BACKOFF:
+            self._respawn_at = self._clock()
+
+    async def _reload(self) -> None:
+        try:
+            new = self._reload_config()
+            events = self._reopen_events(new) if new.logging != self.config.logging else None
+        except (ConfigError, LogDirError) as exc:
+            self._emit("reload_failed", level="error", errors=str(exc).splitlines())
+            return
+        old, self.config = self.config, new
+        if events is not None:
+            self._emit = events
+        changed = [
+            name
+            for name in ("app", "health", "restart", "logging")
+            if getattr(old, name) != getattr(new, name)
+        ]
+        self._emit("config_reloaded", changed=changed)
+        self._policy.reconfigure(new.health, new.restart)
+        if new.health != old.health:
+            await self._prober.aclose()
+            self._prober = Prober(new.health, self._clock)
+            if self._probe_task is not None and self._child is not None:
+                self._cancel_probes()
+                self._probe_task = asyncio.create_task(self._probe_loop(self._child))
+        if new.app != old.app:
+            await self._restart_on_request("config reloaded with a new app section")
+
+    async def _shutdown(self) -> None:
+        self._emit("watchdog_stopping", state=self.state.value)
+        self._cancel_probes()
+        if self.state in (*ALIVE_STATES, ChildState.EXITED, ChildState.BACKOFF):
+            if self._child is not None and self.state in ALIVE_STATES:
+                await self._stop_child()
+            else:
+                self._lifecycle.fire(Trigger.STOP)
+                self._lifecycle.fire(Trigger.STOPPED)
+        # Whatever is left of the tree (orphans in any state) goes too.
+        await stop_tree(
+            None, self.config.app.stop_signal, self.config.app.stop_timeout, self._clock
+        )
+        with contextlib.suppress(Exception):
+            await self._prober.aclose()
+        self._emit("watchdog_stopped", exit_code=self._exit_code)
+
+
+async def _settle(child: Child) -> ChildExit | None:
+    """The child's exit status once reaped, after its output is drained; bounded."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(REAP_WAIT):
+            await asyncio.gather(*(pump.closed for pump in child.pumps))
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(REAP_WAIT):
+            return await asyncio.shield(child.exited)
+    return None
+
+
+def _wall(offset: float) -> str:
+    """An ISO-8601 UTC time `offset` seconds from now, for a person reading the log."""
+    return datetime.fromtimestamp(time.time() + offset, UTC).isoformat(timespec="seconds")

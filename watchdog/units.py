@@ -1,0 +1,87 @@
+"""Durations and sizes as people write them in a config file."""
+
+from __future__ import annotations
+
+import math
+import re
+
+_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_DURATION_PART = r"(\d+(?:\.\d+)?)(ms|s|m|h|d)"
+_DURATION_WHOLE = re.compile(rf"(?:{_DURATION_PART})+")
+_PLAIN_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+
+# Binary multiples, as systemd, Docker and the guide's 10*1024*1024 read them.
+_SIZE_UNITS = {
+    "": 1,
+    "b": 1,
+    "k": 1024,
+    "kb": 1024,
+    "kib": 1024,
+    "m": 1024**2,
+    "mb": 1024**2,
+    "mib": 1024**2,
+    "g": 1024**3,
+    "gb": 1024**3,
+    "gib": 1024**3,
+    "t": 1024**4,
+    "tb": 1024**4,
+    "tib": 1024**4,
+}
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([a-z]*)")
+
+
+def parse_duration(value: object) -> float:
+    """Seconds from a number of seconds or a string such as 500ms, 30s, 5m, 1h30m."""
+    if isinstance(value, bool):
+        raise ValueError("a boolean is not a duration")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str):
+        text = value.strip().lower().replace(" ", "")
+        if _PLAIN_NUMBER.fullmatch(text):
+            seconds = float(text)
+        elif _DURATION_WHOLE.fullmatch(text):
+            seconds = sum(
+                float(amount) * _DURATION_UNITS[unit]
+                for amount, unit in re.findall(_DURATION_PART, text)
+            )
+        else:
+            raise ValueError(f"not a duration: {value!r}")
+    else:
+        raise ValueError(f"not a duration: {value!r}")
+    if not math.isfinite(seconds):
+        raise ValueError("a duration must be finite")
+    return seconds
+
+
+def parse_size(value: object) -> int:
+    """Bytes from a number of bytes or a string such as 512KB, 10MB, 1.5GiB."""
+    if isinstance(value, bool):
+        raise ValueError("a boolean is not a size")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and math.isfinite(value):
+        return int(value)
+    if isinstance(value, str):
+        match = _SIZE.fullmatch(value.strip().lower())
+        if match and match.group(2) in _SIZE_UNITS:
+            return int(float(match.group(1)) * _SIZE_UNITS[match.group(2)])
+    raise ValueError(f"not a size: {value!r}")
+
+
+def format_duration(seconds: float) -> str:
+    """The shortest exact spelling of a duration: 0.5 -> 500ms, 300 -> 5m, 90 -> 90s."""
+    if seconds < 1 and (seconds * 1000).is_integer():
+        return f"{int(seconds * 1000)}ms"
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and (seconds / size).is_integer():
+            return f"{int(seconds / size)}{unit}"
+    return f"{seconds:g}s"
+
+
+def format_size(size: int) -> str:
+    """The shortest exact spelling of a size in binary units: 10485760 -> 10MB."""
+    for unit, multiple in (("TB", 1024**4), ("GB", 1024**3), ("MB", 1024**2), ("KB", 1024)):
+        if size >= multiple and size % multiple == 0:
+            return f"{size // multiple}{unit}"
+    return f"{size}B"

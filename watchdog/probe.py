@@ -73,8 +73,22 @@ class Prober:
 
 
 def _describe(exc: httpx.HTTPError) -> str:
+    if _refused(exc):
+        return "connection refused"
     cause = exc.__cause__ or exc.__context__
     text = str(exc) or str(cause or "") or type(exc).__name__
-    if "Connection refused" in text:
-        return "connection refused"
     return f"{type(exc).__name__}: {text}"
+
+
+def _refused(exc: BaseException) -> bool:
+    """Whether the cause chain ends in refused connections (anyio wraps them, maybe in a group)."""
+    seen: set[int] = set()
+    link: BaseException | None = exc
+    while link is not None and id(link) not in seen:
+        seen.add(id(link))
+        if isinstance(link, ConnectionRefusedError):
+            return True
+        if isinstance(link, BaseExceptionGroup):
+            return all(_refused(member) for member in link.exceptions)
+        link = link.__cause__ or link.__context__
+    return False

@@ -1,0 +1,364 @@
+"""The health probe against real loopback servers: answers, failures, deadlines, never a raise."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+from watchdog import __version__
+from watchdog.config import HealthConfig
+from watchdog.observations import ProbeResult
+from watchdog.probe import MAX_BODY_BYTES, MAX_REDIRECTS, Prober
+
+TIMEOUT = 0.3
+# Slack for a loaded CI machine; every "fast" or "by the deadline" claim is bounded by it.
+MARGIN = 1.0
+# The longest any server-side stall may last, so a failed test never hangs the suite.
+STALL_CAP = 3.0
+
+
+def health(
+    url: str, timeout: float = TIMEOUT, expect_status: tuple[int, ...] = (200,)
+) -> HealthConfig:
+    return HealthConfig(
+        url=url,
+        interval=1.0,
+        timeout=timeout,
+        max_failures=3,
+        startup_timeout=5.0,
+        startup_interval=0.1,
+        expect_status=expect_status,
+    )
+
+
+def run_probes(config: HealthConfig, count: int = 1) -> list[ProbeResult]:
+    async def main() -> list[ProbeResult]:
+        prober = Prober(config)
+        try:
+            return [await prober.probe() for _ in range(count)]
+        finally:
+            await prober.aclose()
+
+    return asyncio.run(main())
+
+
+def run_probe(config: HealthConfig) -> tuple[ProbeResult, float]:
+    """One probe and the wall time it took, measured on the monotonic clock."""
+    started = time.monotonic()
+    [result] = run_probes(config)
+    return result, time.monotonic() - started
+
+
+def free_loopback_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def release() -> Iterator[threading.Event]:
+    """An event that ends every stalled server handler when the test is over."""
+    event = threading.Event()
+    yield event
+    event.set()
+
+
+@pytest.fixture
+def hangup_server() -> Iterator[str]:
+    """A raw loopback server that accepts connections and closes them without a word."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    listener.settimeout(0.1)
+    port = listener.getsockname()[1]
+    stop = threading.Event()
+
+    def serve() -> None:
+        deadline = time.monotonic() + 10.0
+        while not stop.is_set() and time.monotonic() < deadline:
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{port}/health"
+    finally:
+        stop.set()
+        thread.join(timeout=2.0)
+        listener.close()
+
+
+def test_200_is_ok_with_status_latency_and_finish_time(httpserver: HTTPServer) -> None:
+    """A 200 answer is healthy, with its status, a small latency and a monotonic finish time."""
+    httpserver.expect_request("/health").respond_with_data("ok")
+    started = time.monotonic()
+    [result] = run_probes(health(httpserver.url_for("/health")))
+    ended = time.monotonic()
+
+    assert result.ok is True
+    assert result.status == 200
+    assert result.error is None
+    assert 0 < result.latency < MARGIN
+    assert started < result.at <= ended
+    assert result.at - result.latency >= started
+
+
+def test_probe_identifies_itself_with_user_agent(httpserver: HTTPServer) -> None:
+    """The probe sends a watchdog User-Agent, so the app's logs can tell probes apart."""
+    httpserver.expect_request(
+        "/health", headers={"User-Agent": f"watchdog/{__version__}"}
+    ).respond_with_data("ok")
+
+    [result] = run_probes(health(httpserver.url_for("/health")))
+
+    assert result.ok is True
+
+
+def test_500_is_a_failure_naming_the_status(httpserver: HTTPServer) -> None:
+    """A 500 answer fails the probe with its status recorded and named in the error."""
+    httpserver.expect_request("/health").respond_with_data("boom", status=500)
+
+    [result] = run_probes(health(httpserver.url_for("/health")))
+
+    assert result.ok is False
+    assert result.status == 500
+    assert result.error == "unexpected status 500"
+
+
+def test_custom_expect_status_accepts_only_listed_codes(httpserver: HTTPServer) -> None:
+    """With expect_status (204,) a 204 is healthy and a 200 is a failure."""
+    httpserver.expect_request("/empty").respond_with_data("", status=204)
+    httpserver.expect_request("/full").respond_with_data("ok", status=200)
+
+    [empty] = run_probes(health(httpserver.url_for("/empty"), expect_status=(204,)))
+    [full] = run_probes(health(httpserver.url_for("/full"), expect_status=(204,)))
+
+    assert (empty.ok, empty.status, empty.error) == (True, 204, None)
+    assert (full.ok, full.status, full.error) == (False, 200, "unexpected status 200")
+
+
+def test_slow_answer_times_out_by_the_deadline(
+    httpserver: HTTPServer, release: threading.Event
+) -> None:
+    """A server that answers later than the timeout fails the probe at about the timeout."""
+
+    def stall(_request: Request) -> Response:
+        release.wait(STALL_CAP)
+        return Response("too late")
+
+    httpserver.expect_request("/health").respond_with_handler(stall)
+
+    result, elapsed = run_probe(health(httpserver.url_for("/health")))
+
+    assert result.ok is False
+    assert result.status is None
+    assert result.error is not None
+    assert "no answer within" in result.error
+    assert result.error == "no answer within 300ms"
+    assert TIMEOUT * 0.9 <= elapsed < TIMEOUT + MARGIN
+
+
+def test_slow_drip_body_still_ends_by_the_overall_timeout(
+    httpserver: HTTPServer, release: threading.Event
+) -> None:
+    """Headers at once, then a body dripping inside the read timeout, still end by the timeout."""
+
+    def drip(_request: Request) -> Response:
+        def body() -> Iterator[bytes]:
+            deadline = time.monotonic() + STALL_CAP
+            yield b"."
+            # Each byte arrives well within the per-read timeout, so only a total deadline helps.
+            while not release.wait(TIMEOUT / 6) and time.monotonic() < deadline:
+                yield b"."
+
+        return Response(body(), status=200, mimetype="text/plain")
+
+    httpserver.expect_request("/health").respond_with_handler(drip)
+
+    result, elapsed = run_probe(health(httpserver.url_for("/health")))
+
+    assert result.ok is False
+    assert result.error == "no answer within 300ms"
+    assert TIMEOUT * 0.9 <= elapsed < TIMEOUT + MARGIN
+
+
+def test_prober_recovers_after_a_timeout() -> None:
+    """After a probe is cut off by its deadline, the same Prober's next probe succeeds."""
+    release = threading.Event()
+    calls: list[None] = []
+
+    def first_stalls(_request: Request) -> Response:
+        calls.append(None)
+        if len(calls) == 1:
+            release.wait(STALL_CAP)
+        return Response("ok")
+
+    # Threaded, so the stalled first request does not hold up the second one.
+    server = HTTPServer(host="127.0.0.1", threaded=True)
+    server.expect_request("/health").respond_with_handler(first_stalls)
+    server.start()
+    try:
+        timed_out, healthy = run_probes(health(server.url_for("/health")), 2)
+    finally:
+        release.set()
+        server.clear()
+        server.stop()
+
+    assert timed_out.ok is False
+    assert timed_out.error == "no answer within 300ms"
+    assert (healthy.ok, healthy.status, healthy.error) == (True, 200, None)
+    assert len(calls) == 2
+
+
+def test_connection_refused_fails_fast_without_raising() -> None:
+    """A loopback port with nothing listening fails the probe quickly with an error string."""
+    port = free_loopback_port()
+
+    result, elapsed = run_probe(health(f"http://127.0.0.1:{port}/health", timeout=2.0))
+
+    assert result.ok is False
+    assert result.status is None
+    assert isinstance(result.error, str)
+    assert result.error
+    assert elapsed < MARGIN
+
+
+def test_connection_refused_is_named_connection_refused() -> None:
+    """A refused connection is reported with the plain error 'connection refused'."""
+    port = free_loopback_port()
+
+    result, _ = run_probe(health(f"http://127.0.0.1:{port}/health", timeout=2.0))
+
+    assert result.error == "connection refused"
+
+
+@pytest.mark.parametrize("code", [301, 302, 303, 307, 308])
+def test_redirect_is_followed_to_the_final_answer(httpserver: HTTPServer, code: int) -> None:
+    """A redirect from /health to a 200 page is followed and counts as healthy."""
+    httpserver.expect_request("/health").respond_with_data(
+        "", status=code, headers={"Location": "/ok"}
+    )
+    httpserver.expect_request("/ok").respond_with_data("ok")
+
+    [result] = run_probes(health(httpserver.url_for("/health")))
+
+    assert (result.ok, result.status, result.error) == (True, 200, None)
+
+
+def test_redirect_loop_fails_with_a_redirect_error(httpserver: HTTPServer) -> None:
+    """A redirect loop fails the probe with an error about redirects instead of spinning."""
+    httpserver.expect_request("/health").respond_with_data(
+        "", status=302, headers={"Location": "/health"}
+    )
+
+    result, elapsed = run_probe(health(httpserver.url_for("/health"), timeout=2.0))
+
+    assert result.ok is False
+    assert result.error == f"more than {MAX_REDIRECTS} redirects"
+    assert "redirects" in result.error
+    assert elapsed < MARGIN
+
+
+def test_huge_body_is_not_read_whole(httpserver: HTTPServer) -> None:
+    """A 5 MB body does not stop a probe from being healthy and fast."""
+    httpserver.expect_request("/health").respond_with_data(b"x" * (5 * 1024 * 1024))
+
+    result, elapsed = run_probe(health(httpserver.url_for("/health"), timeout=2.0))
+
+    assert (result.ok, result.status, result.error) == (True, 200, None)
+    assert elapsed < MARGIN
+
+
+def test_endless_body_is_cut_off_after_the_byte_limit(
+    httpserver: HTTPServer, release: threading.Event
+) -> None:
+    """A body that never ends is healthy: the probe stops reading after its byte limit."""
+    chunk = b"x" * MAX_BODY_BYTES
+
+    def endless(_request: Request) -> Response:
+        def body() -> Iterator[bytes]:
+            deadline = time.monotonic() + STALL_CAP
+            while not release.is_set() and time.monotonic() < deadline:
+                yield chunk
+                time.sleep(0.01)
+
+        return Response(body(), status=200, mimetype="application/octet-stream")
+
+    httpserver.expect_request("/health").respond_with_handler(endless)
+
+    # Reading the whole body would take until STALL_CAP, far past this timeout.
+    result, elapsed = run_probe(health(httpserver.url_for("/health"), timeout=1.0))
+
+    assert (result.ok, result.status, result.error) == (True, 200, None)
+    assert elapsed < 1.0
+
+
+def test_unreachable_port_one_reports_without_raising() -> None:
+    """A probe of 127.0.0.1:1 returns a failed result with an error string and raises nothing."""
+    result, elapsed = run_probe(health("http://127.0.0.1:1/", timeout=2.0))
+
+    assert result.ok is False
+    assert result.status is None
+    assert isinstance(result.error, str)
+    assert result.error
+    assert elapsed < MARGIN
+
+
+def test_server_that_hangs_up_reports_without_raising(hangup_server: str) -> None:
+    """A server that accepts and closes without answering fails the probe with an error string."""
+    result, elapsed = run_probe(health(hangup_server, timeout=2.0))
+
+    assert result.ok is False
+    assert result.status is None
+    assert isinstance(result.error, str)
+    assert result.error
+    assert elapsed < MARGIN
+
+
+@pytest.mark.parametrize("url", ["not a url", "ftp://127.0.0.1/health", "http://"])
+def test_malformed_url_reports_without_raising(url: str) -> None:
+    """A URL the HTTP client cannot use fails the probe with an error string instead of raising."""
+    [result] = run_probes(health(url))
+
+    assert result.ok is False
+    assert result.status is None
+    assert isinstance(result.error, str)
+    assert result.error
+
+
+def test_proxy_environment_is_ignored(
+    httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Proxy variables naming a dead loopback port do not stand between the probe and the app."""
+    dead_proxy = "http://127.0.0.1:9"
+    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.setenv(name, dead_proxy)
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    httpserver.expect_request("/health").respond_with_data("ok")
+    url = httpserver.url_for("/health")
+
+    # Control: a client that trusts the environment is indeed sent to the dead proxy.
+    with (
+        httpx.Client(trust_env=True, timeout=2.0) as client,
+        pytest.raises(httpx.HTTPError),
+    ):
+        client.get(url)
+
+    [result] = run_probes(health(url))
+
+    assert (result.ok, result.status, result.error) == (True, 200, None)

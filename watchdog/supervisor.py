@@ -32,6 +32,7 @@ from watchdog.probe import Prober
 from watchdog.state import ALIVE_STATES, ChildState, Lifecycle, Trigger
 
 EXIT_OK = 0
+EXIT_INTERNAL_ERROR = 1
 EXIT_CRASH_LOOP = 3
 HANDLED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1)
 REAP_WAIT = 2.0  # after a stop, for the reaper to collect the child's status and output
@@ -111,6 +112,10 @@ class Supervisor:
             while self._exit_code is None:
                 await self._handle(await self._next_message())
                 await self._on_tick()
+        except Exception:  # noqa: BLE001
+            # A bug of ours must not leave the API unwatched: say so, stop it, exit 1.
+            self._emit("watchdog_failed", level="critical", exc_info=True)
+            self._exit_code = EXIT_INTERNAL_ERROR
         finally:
             await self._shutdown()
             for signum in (*HANDLED_SIGNALS, signal.SIGCHLD):
@@ -131,10 +136,14 @@ class Supervisor:
         match message:
             case Signalled(signum):
                 await self._on_signal(signum)
-            case Probed(generation, result) if generation == current:
+            # Facts about a child we already stopped on purpose are stale: ignore them.
+            case Probed(generation, result) if generation == current and self._alive():
                 await self._on_probe(result)
-            case Exited(generation, exit_) if generation == current:
+            case Exited(generation, exit_) if generation == current and self._alive():
                 await self._on_exit(exit_)
+
+    def _alive(self) -> bool:
+        return self.state in ALIVE_STATES
 
     async def _on_tick(self) -> None:
         now = self._clock()

@@ -88,14 +88,15 @@ def test_never_healthy_is_a_failed_start(run_watchdog) -> None:
     port = free_port()
     config = fast_config(port, ["--boot-delay", "60"], health={"startup_timeout": "500ms"})
     watchdog = run_watchdog(config)
-    [failed] = watchdog.wait_for("child_failed_start")
+    [failed, _] = watchdog.wait_for("child_failed_start", count=2)
     assert "startup_timeout (500ms)" in failed["reason"]
-    watchdog.wait_for("child_stopped")
-    watchdog.wait_for("restart_scheduled")
-    assert watchdog.events(
-        "probe_failed",
-    ) == [] or all(e["level"] == "debug" for e in watchdog.events("probe_failed"))
-    watchdog.wait_for("child_started", count=2)
+    stopped = watchdog.wait_for("child_stopped", count=2)
+    started = watchdog.events("child_started")[:2]
+    assert [s["pid"] for s in stopped] == [s["pid"] for s in started]
+    scheduled = watchdog.wait_for("restart_scheduled", count=2)
+    assert [s["delay"] for s in scheduled] == [0.0, 0.1]
+    assert all(e["level"] == "debug" for e in watchdog.events("probe_failed"))
+    watchdog.wait_for("child_started", count=3)
 
 
 def test_command_not_found_is_loud_and_fatal(run_watchdog, tmp_path: Path) -> None:

@@ -147,7 +147,7 @@ def spawn(app: AppConfig, generation: int, sink: OutputSink, now: float) -> Chil
             close_fds=True,
             preexec_fn=_die_with(os.getpid()),  # noqa: PLW1509 - one-threaded loop
         )
-    except (OSError, subprocess.SubprocessError) as exc:
+    except (OSError, ValueError, subprocess.SubprocessError) as exc:
         raise SpawnError(_spawn_failure(exc, app)) from None
     pumps = [OutputPump("stdout", process.stdout, sink), OutputPump("stderr", process.stderr, sink)]
     exited: asyncio.Future[ChildExit] = asyncio.get_running_loop().create_future()

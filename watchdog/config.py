@@ -100,7 +100,7 @@ def _whole(minimum: int) -> Any:
 
 
 def _text(value: object) -> str:
-    if not isinstance(value, str) or not value.strip():
+    if not isinstance(value, str) or not value.strip() or "\0" in value:
         raise ValueError
     return value
 
@@ -132,6 +132,7 @@ def _url(value: object) -> str:
     parts = urlsplit(text)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError
+    _ = parts.port  # ValueError for a port that is not a number in 0-65535
     return text
 
 
@@ -153,6 +154,8 @@ def _env(value: object) -> Mapping[str, str]:
         if not isinstance(item, str | int | float):
             raise ValueError
         env[key] = str(item)
+        if "\0" in key or "\0" in env[key]:
+            raise ValueError
     return MappingProxyType(env)
 
 
@@ -171,14 +174,13 @@ def _command_words(value: object) -> list[str]:
         words = [str(word) for word in value]
     else:
         raise ValueError
-    if not words or not words[0].strip():
+    if not words or not words[0].strip() or any("\0" in word for word in words):
         raise ValueError
     return words
 
 
 def _parse_app(section: Section, base_dir: Path, python: str) -> AppConfig:
     shell = section.take("shell", False, _flag, "true or false")
-    raw_command = section.raw("command")
     if shell:
         command = section.take("command", None, _text, "a command line string (shell: true)")
         words = ("/bin/sh", "-c", command or "")
@@ -187,7 +189,7 @@ def _parse_app(section: Section, base_dir: Path, python: str) -> AppConfig:
             "command", None, _command_words, "a list of arguments or a command line string"
         )
         words = tuple(command_words or ())
-    if raw_command is None:
+    if "command" not in section:
         section.missing("command", "the command that starts the API, e.g. [uvicorn, app.main:app]")
     cwd = section.take("cwd", ".", _text, "a directory path")
     return AppConfig(
@@ -218,7 +220,7 @@ def _parse_health(section: Section) -> HealthConfig:
             "timeout",
             f"less than health.interval ({format_duration(health.interval)}),"
             " so probes never overlap",
-            format_duration(health.timeout),
+            format_duration(health.timeout) + ("" if "timeout" in section else " (the default)"),
         )
     return health
 
@@ -300,6 +302,8 @@ def effective(value: Any) -> Any:
                 result[item.name] = format_size(attribute)
             else:
                 result[item.name] = effective(attribute)
+        if isinstance(value, AppConfig) and value.shell:
+            result["command"] = value.command[2]
         return result
     if isinstance(value, signal.Signals):
         return value.name.removeprefix("SIG")

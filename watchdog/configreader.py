@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -26,7 +26,7 @@ def show(value: object) -> str:
     """A value as the user wrote it, quoted and shortened for an error message."""
     try:
         text = json.dumps(value, ensure_ascii=False, default=str)
-    except ValueError:
+    except (TypeError, ValueError):
         text = repr(value)
     return text if len(text) <= _SHOWN_LENGTH else text[: _SHOWN_LENGTH - 3] + "..."
 
@@ -49,8 +49,8 @@ class Section:
     def _key_path(self, key: str) -> str:
         return f"{self._path}.{key}" if self._path else key
 
-    def raw(self, key: str) -> object:
-        return self._raw.get(key)
+    def __contains__(self, key: str) -> bool:
+        return key in self._raw
 
     def take(self, key: str, default: T, convert: Callable[[object], T], expected: str) -> T:
         """The converted value of `key`, or `default` when it is absent or bad (recorded)."""
@@ -96,8 +96,10 @@ class _StrictLoader(yaml.SafeLoader):
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: set[object] = set()
         for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # `<<: *defaults` merges, it does not repeat a key
             key = self.construct_object(key_node, deep=True)
-            if isinstance(key, list | dict):
+            if not isinstance(key, Hashable):
                 raise yaml.constructor.ConstructorError(
                     None, None, "a key must be a plain value", key_node.start_mark
                 )
@@ -127,9 +129,14 @@ def read_yaml(path: Path) -> object:
         mark = exc.problem_mark or exc.context_mark
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
         problem = exc.problem or exc.context or "invalid YAML"
+        if exc.context and exc.problem and exc.problem.startswith("but "):
+            problem = f"{exc.context}, {exc.problem}"
         raise ConfigError([f"{where}: YAML syntax error: {problem}"]) from None
     except yaml.YAMLError as exc:
         raise ConfigError([f"{path}: YAML error: {exc}"]) from None
+    except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
+        # PyYAML's constructors raise these for values that scan but cannot be built.
+        raise ConfigError([f"{path}: invalid YAML value ({exc})"]) from None
     except RecursionError:
         raise ConfigError([f"{path}: YAML nested too deeply"]) from None
     if document is None:

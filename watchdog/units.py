@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import math
 import re
+from decimal import Decimal
+from fractions import Fraction
 
-_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_DURATION_UNITS = {"ms": Fraction(1, 1000), "s": 1, "m": 60, "h": 3600, "d": 86400}
 _DURATION_PART = r"(\d+(?:\.\d+)?)(ms|s|m|h|d)"
 _DURATION_WHOLE = re.compile(rf"(?:{_DURATION_PART})+")
 _PLAIN_NUMBER = re.compile(r"\d+(?:\.\d+)?")
@@ -34,21 +36,26 @@ def parse_duration(value: object) -> float:
     """Seconds from a number of seconds or a string such as 500ms, 30s, 5m, 1h30m."""
     if isinstance(value, bool):
         raise ValueError("a boolean is not a duration")
-    if isinstance(value, int | float):
-        seconds = float(value)
-    elif isinstance(value, str):
-        text = value.strip().lower().replace(" ", "")
-        if _PLAIN_NUMBER.fullmatch(text):
-            seconds = float(text)
-        elif _DURATION_WHOLE.fullmatch(text):
-            seconds = sum(
-                float(amount) * _DURATION_UNITS[unit]
-                for amount, unit in re.findall(_DURATION_PART, text)
-            )
+    try:
+        if isinstance(value, int | float):
+            seconds = float(value)
+        elif isinstance(value, str):
+            text = value.strip().lower().replace(" ", "")
+            if _PLAIN_NUMBER.fullmatch(text):
+                seconds = float(text)
+            elif _DURATION_WHOLE.fullmatch(text):
+                seconds = float(
+                    sum(
+                        Fraction(amount) * _DURATION_UNITS[unit]
+                        for amount, unit in re.findall(_DURATION_PART, text)
+                    )
+                )
+            else:
+                raise ValueError(f"not a duration: {value!r}")
         else:
             raise ValueError(f"not a duration: {value!r}")
-    else:
-        raise ValueError(f"not a duration: {value!r}")
+    except OverflowError:
+        raise ValueError("a duration must be finite") from None
     if not math.isfinite(seconds):
         raise ValueError("a duration must be finite")
     return seconds
@@ -65,18 +72,20 @@ def parse_size(value: object) -> int:
     if isinstance(value, str):
         match = _SIZE.fullmatch(value.strip().lower())
         if match and match.group(2) in _SIZE_UNITS:
-            return int(float(match.group(1)) * _SIZE_UNITS[match.group(2)])
+            return int(Fraction(match.group(1)) * _SIZE_UNITS[match.group(2)])
     raise ValueError(f"not a size: {value!r}")
 
 
 def format_duration(seconds: float) -> str:
     """The shortest exact spelling of a duration: 0.5 -> 500ms, 300 -> 5m, 90 -> 90s."""
-    if seconds < 1 and (seconds * 1000).is_integer():
-        return f"{int(seconds * 1000)}ms"
+    shortest = repr(float(seconds))  # the shortest decimal that reads back as `seconds`
+    exact = Fraction(shortest)
+    if exact < 1 and (exact * 1000).denominator == 1:
+        return f"{int(exact * 1000)}ms"
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size and (seconds / size).is_integer():
-            return f"{int(seconds / size)}{unit}"
-    return f"{seconds:g}s"
+        if exact >= size and (exact / size).denominator == 1:
+            return f"{int(exact / size)}{unit}"
+    return f"{format(Decimal(shortest), 'f').removesuffix('.0')}s"
 
 
 def format_size(size: int) -> str:

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -84,7 +85,7 @@ class WatchdogProcess:
         self.workdir = workdir
         self.config_path = workdir / "watchdog.yaml"
         self.write_config(config)
-        name = config["app"].get("name", "api")
+        self.name = name = config["app"].get("name", "api")
         self.log_path = workdir / config.get("logging", {}).get("dir", "logs") / f"{name}.log"
         self.output_path = workdir / "watchdog.out"
         with open(self.output_path, "wb") as output:
@@ -103,15 +104,30 @@ class WatchdogProcess:
     def pid(self) -> int:
         return self.process.pid
 
-    def events(self, name: str | None = None) -> list[dict[str, Any]]:
+    def category_path(self, category: str) -> Path:
+        suffix = "" if category == "main" else f"_{category}"
+        return self.log_path.with_name(f"{self.name}{suffix}.log")
+
+    def lines(self, category: str = "main") -> list[str]:
         try:
-            lines = self.log_path.read_text(errors="replace").splitlines()
+            return self.category_path(category).read_text(errors="replace").splitlines()
         except FileNotFoundError:
             return []
+
+    def events(self, name: str | None = None) -> list[dict[str, Any]]:
+        """Every event in time order, from the category files (each event once)."""
+        merged = list(self.lines("main"))
+        # An event may be copied to several category files; count each copy once.
+        seen: set[str] = set()
+        for category in ("health", "memory", "performance"):
+            fresh = [line for line in self.lines(category) if line not in seen]
+            seen.update(fresh)
+            merged.extend(fresh)
         parsed = []
-        for line in lines:
+        for line in merged:
             with contextlib.suppress(json.JSONDecodeError):
                 parsed.append(json.loads(line))
+        parsed.sort(key=lambda event: datetime.fromisoformat(event["timestamp"]))
         return [e for e in parsed if name is None or e["event"] == name]
 
     def wait_for(

@@ -36,7 +36,7 @@ PRIVATE_ENV = (
 
 _libc = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
 
-OutputSink = Callable[[str, str], None]
+OutputSink = Callable[[str, list[str]], None]
 
 
 class SpawnError(Exception):
@@ -86,23 +86,26 @@ class OutputPump:
             return
         self._buffer += data
         *lines, self._buffer = self._buffer.split(b"\n")
-        for line in lines:
-            self._emit(line)
         while len(self._buffer) > MAX_LINE_BYTES:
             # A line with no end in sight is passed on in pieces rather than held forever.
-            self._emit(self._buffer[:MAX_LINE_BYTES])
+            lines.append(self._buffer[:MAX_LINE_BYTES])
             self._buffer = self._buffer[MAX_LINE_BYTES:]
+        self._emit(lines)
 
-    def _emit(self, raw: bytes) -> None:
-        for start in range(0, max(len(raw), 1), MAX_LINE_BYTES):
-            piece = raw[start : start + MAX_LINE_BYTES]
-            self._sink(self._name, piece.decode("utf-8", "replace").rstrip("\r"))
+    def _emit(self, raw_lines: list[bytes]) -> None:
+        pieces = [
+            raw[start : start + MAX_LINE_BYTES]
+            for raw in raw_lines
+            for start in range(0, max(len(raw), 1), MAX_LINE_BYTES)
+        ]
+        if pieces:
+            self._sink(self._name, [p.decode("utf-8", "replace").rstrip("\r") for p in pieces])
 
     def close(self) -> None:
         if self.closed.done():
             return
         if self._buffer:
-            self._emit(self._buffer)
+            self._emit([self._buffer])
             self._buffer = b""
         asyncio.get_running_loop().remove_reader(self._fd)
         with contextlib.suppress(OSError):
@@ -149,7 +152,10 @@ def spawn(app: AppConfig, generation: int, sink: OutputSink, now: float) -> Chil
         )
     except (OSError, ValueError, subprocess.SubprocessError) as exc:
         raise SpawnError(_spawn_failure(exc, app)) from None
-    pumps = [OutputPump("stdout", process.stdout, sink), OutputPump("stderr", process.stderr, sink)]
+    pumps = [
+        OutputPump("stdout", process.stdout, sink),
+        OutputPump("stderr", process.stderr, sink),
+    ]
     exited: asyncio.Future[ChildExit] = asyncio.get_running_loop().create_future()
     return Child(process.pid, generation, now, process, pumps, exited)
 

@@ -64,17 +64,26 @@ def main() -> None:
 @health_overrides
 def run(config_path: Path, url: str | None, interval: str | None, max_failures: int | None) -> None:
     """Start the app and supervise it until SIGTERM or SIGINT."""
+    from watchdog import signals
+
+    # Held until the supervisor's handlers are in place, so that a reload or stop sent
+    # during start-up is handled rather than killing the process.
+    signals.hold()
     import asyncio
 
     from watchdog.logs import LogDirError, open_events
     from watchdog.supervisor import Supervisor
 
-    config = _load(config_path, url, interval, max_failures)
     try:
+        config = _load(config_path, url, interval, max_failures)
         events = open_events(config)
     except LogDirError as exc:
+        signals.release()
         click.echo(f"watchdog: {exc}", err=True)
         sys.exit(EXIT_CONFIG)
+    except SystemExit:
+        signals.release()  # nothing started; leave the process as we found it
+        raise
 
     def reload_config() -> Config:
         return load(config_path, _overrides(url, interval, max_failures))

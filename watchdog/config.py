@@ -67,6 +67,8 @@ class LoggingConfig:
     level: str
     max_bytes: int = field(metadata={"size": True})
     backup_count: int = field()
+    retention_days: int = field()
+    format: str = field()
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +81,7 @@ class Config:
 
 CRASH_LOOP_ACTIONS = ("exit", "keep_trying")
 LOG_LEVELS = ("debug", "info", "warning", "error")
+LOG_FORMATS = ("json", "logfmt")
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
 DURATION = "a positive duration like 30s, 500ms or 5m"
 
@@ -260,6 +263,10 @@ def _parse_logging(section: Section, base_dir: Path) -> LoggingConfig:
         level=section.take("level", "info", _choice(*LOG_LEVELS), " or ".join(LOG_LEVELS)),
         max_bytes=section.take("max_bytes", 10 * 1024**2, _positive_size, "a size like 10MB"),
         backup_count=section.take("backup_count", 5, _whole(0), "a whole number of at least 0"),
+        retention_days=section.take(
+            "retention_days", 30, _whole(1), "a whole number of days, at least 1"
+        ),
+        format=section.take("format", "json", _choice(*LOG_FORMATS), " or ".join(LOG_FORMATS)),
     )
 
 

@@ -35,13 +35,17 @@ class ChildExit:
 
     @property
     def description(self) -> str:
+        return self.describe()
+
+    def describe(self, sigkilled_by_us: bool = False) -> str:
+        """The exit for a person; an unexplained SIGKILL hints at the OOM killer."""
         if self.signal is None:
             return f"exit code {self.code}"
         try:
             name = signal.Signals(self.signal).name
         except ValueError:
             name = f"signal {self.signal}"
-        if self.signal == signal.SIGKILL:
+        if self.signal == signal.SIGKILL and not sigkilled_by_us:
             # Nobody here sent it, so the usual sender is the kernel's OOM killer.
             return f"killed by {name} (perhaps out of memory)"
         return f"killed by {name}"

@@ -12,10 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from watchdog import __version__
+from watchdog import __version__, signals
 from watchdog.child import Child, SpawnError, become_subreaper, reap_all, spawn, stop_tree
 from watchdog.config import Config, ConfigError
-from watchdog.logs import Events, LogDirError
+from watchdog.logs import Events, LogDirError, clean_logs
 from watchdog.observations import ChildExit, ProbeResult
 from watchdog.policy import (
     Decision,
@@ -29,13 +29,17 @@ from watchdog.policy import (
     Restart,
 )
 from watchdog.probe import Prober
+from watchdog.signals import HANDLED_SIGNALS
 from watchdog.state import ALIVE_STATES, ChildState, Lifecycle, Trigger
 
 EXIT_OK = 0
 EXIT_INTERNAL_ERROR = 1
 EXIT_CRASH_LOOP = 3
-HANDLED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1)
-REAP_WAIT = 2.0  # after a stop, for the reaper to collect the child's status and output
+REAP_WAIT = 2.0
+LATENCY = ("performance",)  # probe events are health results and latency samples
+HOUSEKEEPING_INTERVAL = (
+    86400.0  # after a stop, for the reaper to collect the child's status and output
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +57,7 @@ class Exited:
 @dataclass(frozen=True, slots=True)
 class Signalled:
     signum: int
+    at: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +94,7 @@ class Supervisor:
         self._respawn_at: float | None = None
         self._down_since: float | None = None
         self._exit_code: int | None = None
+        self._stop_requested = False
 
     @property
     def state(self) -> ChildState:
@@ -98,8 +104,9 @@ class Supervisor:
         """Supervise until a stop signal or a crash loop; return the process exit code."""
         loop = asyncio.get_running_loop()
         for signum in HANDLED_SIGNALS:
-            loop.add_signal_handler(signum, self._queue.put_nowait, Signalled(signum))
+            loop.add_signal_handler(signum, self._signal_received, signum)
         loop.add_signal_handler(signal.SIGCHLD, self._reap)
+        signals.release()  # cli.run held them, so that none sent during start-up was fatal
         self._emit(
             "watchdog_started",
             pid=os.getpid(),
@@ -107,17 +114,21 @@ class Supervisor:
             subreaper=become_subreaper(),
             url=self.config.health.url,
         )
+        housekeeping = asyncio.create_task(self._housekeeping())
         try:
             await self._start_child()
             while self._exit_code is None:
                 await self._handle(await self._next_message())
-                await self._on_tick()
+                if self._exit_code is None:
+                    await self._on_tick()
         except Exception:  # noqa: BLE001
             # A bug of ours must not leave the API unwatched: say so, stop it, exit 1.
             self._emit("watchdog_failed", level="critical", exc_info=True)
             self._exit_code = EXIT_INTERNAL_ERROR
         finally:
+            housekeeping.cancel()
             await self._shutdown()
+            signals.hold()
             for signum in (*HANDLED_SIGNALS, signal.SIGCHLD):
                 loop.remove_signal_handler(signum)
         return self._exit_code
@@ -134,8 +145,8 @@ class Supervisor:
     async def _handle(self, message: Message) -> None:
         current = self._child.generation if self._child else None
         match message:
-            case Signalled(signum):
-                await self._on_signal(signum)
+            case Signalled(signum, at):
+                await self._on_signal(signum, at)
             # Facts about a child we already stopped on purpose are stale: ignore them.
             case Probed(generation, result) if generation == current and self._alive():
                 await self._on_probe(result)
@@ -153,6 +164,21 @@ class Supervisor:
             await self._start_child()
         for decision in self._policy.on_tick(now):
             await self._carry_out(decision)
+
+    async def _housekeeping(self) -> None:
+        """Once a day, the guide's cleanup_old_logs: rotated files past retention go."""
+        while True:
+            removed = clean_logs(self.config)
+            if removed:
+                self._emit("logs_cleaned", removed=removed)
+            await asyncio.sleep(HOUSEKEEPING_INTERVAL)
+
+    def _signal_received(self, signum: int) -> None:
+        # Runs on the loop, not in signal context; a stop request must be seen even by a
+        # restart that is already under way, so it is recorded at once as well as queued.
+        if signum in (signal.SIGTERM, signal.SIGINT):
+            self._stop_requested = True
+        self._queue.put_nowait(Signalled(signum, self._clock()))
 
     def _reap(self) -> None:
         now = self._clock()
@@ -187,11 +213,11 @@ class Supervisor:
         )
         self._probe_task = asyncio.create_task(self._probe_loop(child))
 
-    def _output_sink(self) -> Callable[[str, str], None]:
+    def _output_sink(self) -> Callable[[str, list[str]], None]:
         generation = self._generation
 
-        def sink(stream: str, line: str) -> None:
-            self._emit("child_output", stream=stream, line=line, generation=generation)
+        def sink(stream: str, lines: list[str]) -> None:
+            self._emit.child_output(stream, lines, generation)
 
         return sink
 
@@ -212,12 +238,15 @@ class Supervisor:
         decisions = self._policy.on_probe(result)
         latency = round(result.latency, 4)
         if result.ok:
-            self._emit("probe_ok", category="health", status=result.status, latency=latency)
+            self._emit(
+                "probe_ok", category="health", also=LATENCY, status=result.status, latency=latency
+            )
         elif counted:
             self._emit(
                 "probe_failed",
                 level="warning",
                 category="health",
+                also=LATENCY,
                 consecutive=self._policy.failures,
                 of=self.config.health.max_failures,
                 status=result.status,
@@ -230,6 +259,7 @@ class Supervisor:
                 "probe_failed",
                 level="debug",
                 category="health",
+                also=LATENCY,
                 counted=False,
                 error=result.error,
                 latency=latency,
@@ -274,6 +304,8 @@ class Supervisor:
         assert self._child is not None
         self._emit("restart_triggered", level="warning", reason=reason, pid=self._child.pid)
         await self._stop_child()
+        if self._stop_requested:
+            return  # a SIGTERM arrived during the stop: do not start what is about to go
         await self._start_child()
 
     async def _stop_child(self) -> None:
@@ -294,7 +326,7 @@ class Supervisor:
             "child_stopped",
             level="error" if report.survivors else "info",
             pid=child.pid,
-            exit=exit_.description if exit_ else "unknown",
+            exit=exit_.describe(sigkilled_by_us=report.killed > 0) if exit_ else "unknown",
             took=round(report.took, 3),
             processes=report.signalled,
             sigkilled=report.killed,
@@ -351,7 +383,7 @@ class Supervisor:
 
     # -- signals -------------------------------------------------------------------------
 
-    async def _on_signal(self, signum: int) -> None:
+    async def _on_signal(self, signum: int, at: float) -> None:
         name = signal.Signals(signum).name
         self._emit("signal_received", signal=name)
         if signum in (signal.SIGTERM, signal.SIGINT):
@@ -359,6 +391,8 @@ class Supervisor:
         elif signum == signal.SIGHUP:
             await self._reload()
         elif signum == signal.SIGUSR1:
+            if self._child is not None and at < self._child.started_at:
+                return  # sent before the current child started: already served by a restart
             await self._restart_on_request(f"requested by {name}")
 
     async def _restart_on_request(self, reason: str) -> None:
@@ -370,7 +404,8 @@ class Supervisor:
     async def _reload(self) -> None:
         try:
             new = self._reload_config()
-            events = self._reopen_events(new) if new.logging != self.config.logging else None
+            relog = new.logging != self.config.logging or new.app.name != self.config.app.name
+            events = self._reopen_events(new) if relog else None
         except (ConfigError, LogDirError) as exc:
             self._emit("reload_failed", level="error", errors=str(exc).splitlines())
             return

@@ -148,7 +148,9 @@ def spawn(app: AppConfig, generation: int, sink: OutputSink, now: float) -> Chil
             stderr=subprocess.PIPE,
             start_new_session=True,
             close_fds=True,
-            preexec_fn=_die_with(os.getpid()),  # noqa: PLW1509 - one-threaded loop
+            # The loop's only other thread is asyncio's resolver pool, idle between
+            # probes; the hook makes one prctl call and takes no Python-level lock.
+            preexec_fn=_die_with(os.getpid()),  # noqa: PLW1509
         )
     except (OSError, ValueError, subprocess.SubprocessError) as exc:
         raise SpawnError(_spawn_failure(exc, app)) from None

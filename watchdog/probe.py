@@ -25,8 +25,7 @@ class Prober:
         self._clock = clock
         self._client = httpx.AsyncClient(
             timeout=health.timeout,
-            follow_redirects=True,
-            max_redirects=MAX_REDIRECTS,
+            follow_redirects=False,  # followed by hand, and only to the same origin
             # A proxy from the environment must never stand between us and a loopback app.
             trust_env=False,
             # A kept-alive connection would hide an app that no longer accepts new ones.
@@ -46,8 +45,8 @@ class Prober:
             error = f"no answer within {format_duration(self._health.timeout)}"
         except httpx.TimeoutException:
             error = f"no answer within {format_duration(self._health.timeout)}"
-        except httpx.TooManyRedirects:
-            error = f"more than {MAX_REDIRECTS} redirects"
+        except _ProbeFailedError as exc:
+            error = str(exc)
         except httpx.HTTPError as exc:
             error = _describe(exc)
         except Exception as exc:  # noqa: BLE001 - a probe must never take the watchdog down
@@ -60,16 +59,38 @@ class Prober:
         )
 
     async def _get(self) -> int:
-        async with self._client.stream("GET", self._health.url) as response:
-            received = 0
-            async for chunk in response.aiter_raw():
-                received += len(chunk)
-                if received >= MAX_BODY_BYTES:
-                    break
-            return response.status_code
+        url = httpx.URL(self._health.url)
+        for _ in range(MAX_REDIRECTS + 1):
+            async with self._client.stream("GET", url) as response:
+                target = response.next_request.url if response.next_request else None
+                if target is None:
+                    await _read_bounded(response)
+                    return response.status_code
+            if _origin(target) != _origin(url):
+                # A health check must not wander off to another host because it was told to.
+                raise _ProbeFailedError(f"redirected to another origin: {_origin(target)}")
+            url = target
+        raise _ProbeFailedError(f"more than {MAX_REDIRECTS} redirects")
 
     async def aclose(self) -> None:
         await self._client.aclose()
+
+
+class _ProbeFailedError(Exception):
+    """A probe outcome that is a failure without being a transport error."""
+
+
+def _origin(url: httpx.URL) -> str:
+    port = url.port or {"http": 80, "https": 443}.get(url.scheme)
+    return f"{url.scheme}://{url.host}:{port}"
+
+
+async def _read_bounded(response: httpx.Response) -> None:
+    received = 0
+    async for chunk in response.aiter_raw():
+        received += len(chunk)
+        if received >= MAX_BODY_BYTES:
+            return
 
 
 def _describe(exc: httpx.HTTPError) -> str:

@@ -259,6 +259,20 @@ def test_redirect_is_followed_to_the_final_answer(httpserver: HTTPServer, code: 
     assert (result.ok, result.status, result.error) == (True, 200, None)
 
 
+def test_redirect_to_another_origin_fails(httpserver: HTTPServer) -> None:
+    """A redirect to another host or port is a failure; the probe never follows it there."""
+    other_port = free_loopback_port()
+    httpserver.expect_request("/health").respond_with_data(
+        "", status=302, headers={"Location": f"http://127.0.0.1:{other_port}/health"}
+    )
+
+    result, elapsed = run_probe(health(httpserver.url_for("/health"), timeout=2.0))
+
+    assert result.ok is False
+    assert result.error == f"redirected to another origin: http://127.0.0.1:{other_port}"
+    assert elapsed < MARGIN
+
+
 def test_redirect_loop_fails_with_a_redirect_error(httpserver: HTTPServer) -> None:
     """A redirect loop fails the probe with an error about redirects instead of spinning."""
     httpserver.expect_request("/health").respond_with_data(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -106,3 +108,74 @@ def check(
     config = _load(config_path, url, interval, max_failures)
     click.echo(f"# {config_path}: valid")
     click.echo(yaml.safe_dump(effective(config), sort_keys=False), nl=False)
+
+
+@main.group(invoke_without_command=True)
+@config_option
+@click.option("-f", "--follow", is_flag=True, help="Keep printing new lines as they come.")
+@click.option(
+    "--category",
+    type=click.Choice(["main", "performance", "error", "health", "memory", "all"]),
+    default="main",
+    show_default=True,
+    help="Which log to show; 'all' merges every category but error.",
+)
+@click.option("--since", help="Only events from this long ago, e.g. 30m or 1h.")
+@click.option("--json", "as_json", is_flag=True, help="Print the stored JSON lines as they are.")
+@click.pass_context
+def logs(
+    context: click.Context,
+    config_path: Path,
+    follow: bool,
+    category: str,
+    since: str | None,
+    as_json: bool,
+) -> None:
+    """Print the watchdog's logs for a person (the files keep JSON)."""
+    if context.invoked_subcommand is not None:
+        return
+    import time
+    from collections import deque
+
+    from watchdog.logview import category_files, parse_line, read_events, render
+    from watchdog.logview import follow as follow_files
+    from watchdog.units import parse_duration
+
+    config = _load(config_path, None, None, None)
+    try:
+        cutoff = None if since is None else time.time() - parse_duration(since)
+    except ValueError:
+        raise click.BadParameter(
+            f"expected a duration like 30m, got {since!r}", param_hint="--since"
+        ) from None
+    files = category_files(config.logging.dir, config.app.name, category)
+    shown: deque[str] = deque(maxlen=256)
+
+    def show(entry: dict[str, Any] | str) -> None:
+        click.echo(json.dumps(entry) if as_json and isinstance(entry, dict) else render(entry))
+
+    for entry in read_events(files, cutoff):
+        show(entry)
+    if follow:
+
+        def show_line(line: str) -> None:
+            if line in shown:  # the same event copied to two category files
+                return
+            shown.append(line)
+            show(line if as_json else parse_line(line))
+
+        with contextlib.suppress(KeyboardInterrupt):
+            follow_files([path for path in files if not path.suffix[1:].isdigit()], show_line)
+
+
+@logs.command("clean")
+@config_option
+def logs_clean(config_path: Path) -> None:
+    """Delete rotated log files older than logging.retention_days now."""
+    from watchdog.logs import clean_logs
+
+    config = _load(config_path, None, None, None)
+    removed = clean_logs(config)
+    for name in removed:
+        click.echo(f"removed {name}")
+    click.echo(f"{len(removed)} file(s) older than {config.logging.retention_days} days removed")

@@ -35,6 +35,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--ignore-term", action="store_true")
     parser.add_argument("--grandchildren", metavar="PID_FILE")
     parser.add_argument("--noisy-output", action="store_true")
+    parser.add_argument("--flood-mb", type=float, help="print this many MB of lines at once")
     return parser.parse_args()
 
 
@@ -54,6 +55,20 @@ def noisy_output() -> None:
     print("\nafter the long line", file=sys.stderr, flush=True)
 
 
+def flood(megabytes: float) -> None:
+    """Lines before, a flood of numbered 100-byte lines, then how long the flood took."""
+    for number in range(100):
+        print(f"before-flood {number}", flush=True)
+    lines = int(megabytes * 2**20 / 100)
+    started = time.monotonic()
+    out = sys.stdout.buffer
+    for number in range(lines):
+        out.write(b"flood %08d " % number + b"x" * 84 + b"\n")
+    out.flush()
+    took = time.monotonic() - started
+    print(f"flood-done {lines} lines in {took:.3f}s", file=sys.stderr, flush=True)
+
+
 def main() -> None:
     args = parse_args()
     if args.ignore_term:
@@ -62,6 +77,8 @@ def main() -> None:
         spawn_grandchildren(args.grandchildren)
     if args.noisy_output:
         noisy_output()
+    if args.flood_mb:
+        threading.Thread(target=flood, args=(args.flood_mb,), daemon=True).start()
     if args.crash_after == 0:
         print("fault_app: crashing at boot", file=sys.stderr, flush=True)
         sys.exit(7)

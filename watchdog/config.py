@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import shlex
 import signal
 import sys
 from collections.abc import Mapping
@@ -11,10 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
-from urllib.parse import urlsplit
 
+from watchdog import convert
 from watchdog.configreader import ConfigError, Section, apply_overrides, read_yaml, show
-from watchdog.units import format_duration, format_size, parse_duration, parse_size
+from watchdog.units import format_duration, format_size
 
 __all__ = ["Config", "ConfigError", "effective", "load", "parse"]
 
@@ -82,140 +81,53 @@ class Config:
 CRASH_LOOP_ACTIONS = ("exit", "keep_trying")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 LOG_FORMATS = ("json", "logfmt")
-_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
 DURATION = "a positive duration like 30s, 500ms or 5m"
 
 
-def _positive_duration(value: object) -> float:
-    seconds = parse_duration(value)
-    if seconds <= 0:
-        raise ValueError("must be positive")
-    return seconds
-
-
-def _whole(minimum: int) -> Any:
-    def convert(value: object) -> int:
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise ValueError
-        return value
-
-    return convert
-
-
-def _text(value: object) -> str:
-    if not isinstance(value, str) or not value.strip() or "\0" in value:
-        raise ValueError
-    return value
-
-
-def _flag(value: object) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError
-    return value
-
-
-def _choice(*choices: str) -> Any:
-    def convert(value: object) -> str:
-        if value not in choices:
-            raise ValueError
-        return str(value)
-
-    return convert
-
-
-def _name(value: object) -> str:
-    text = _text(value)
-    if not set(text) <= _NAME_CHARS or text[0] in ".-":
-        raise ValueError
-    return text
-
-
-def _url(value: object) -> str:
-    text = _text(value).strip()
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError
-    _ = parts.port  # ValueError for a port that is not a number in 0-65535
-    return text
-
-
-def _statuses(value: object) -> tuple[int, ...]:
-    items = value if isinstance(value, list) else [value]
-    if not items or not all(_whole(100)(item) < 600 for item in items):
-        raise ValueError
-    return tuple(items)
-
-
-def _env(value: object) -> Mapping[str, str]:
-    if not isinstance(value, dict):
-        raise ValueError
-    env: dict[str, str] = {}
-    for key, item in value.items():
-        # A bare yes/no/true in YAML is a boolean; refusing it avoids guessing its spelling.
-        if not isinstance(key, str) or not key or "=" in key or isinstance(item, bool):
-            raise ValueError
-        if not isinstance(item, str | int | float):
-            raise ValueError
-        env[key] = str(item)
-        if "\0" in key or "\0" in env[key]:
-            raise ValueError
-    return MappingProxyType(env)
-
-
-def _signal(value: object) -> signal.Signals:
-    name = _text(value).upper()
-    try:
-        return signal.Signals[name if name.startswith("SIG") else f"SIG{name}"]
-    except KeyError:
-        raise ValueError from None
-
-
-def _command_words(value: object) -> list[str]:
-    if isinstance(value, str):
-        words = shlex.split(value)
-    elif isinstance(value, list) and all(isinstance(word, str | int | float) for word in value):
-        words = [str(word) for word in value]
-    else:
-        raise ValueError
-    if not words or not words[0].strip() or any("\0" in word for word in words):
-        raise ValueError
-    return words
-
-
 def _parse_app(section: Section, base_dir: Path, python: str) -> AppConfig:
-    shell = section.take("shell", False, _flag, "true or false")
+    shell = section.take("shell", False, convert.flag, "true or false")
     if shell:
-        command = section.take("command", None, _text, "a command line string (shell: true)")
+        command = section.take(
+            "command", None, convert.nonempty_text, "a command line string (shell: true)"
+        )
         words = ("/bin/sh", "-c", command or "")
     else:
         command_words = section.take(
-            "command", None, _command_words, "a list of arguments or a command line string"
+            "command", None, convert.command_words, "a list of arguments or a command line string"
         )
         words = tuple(command_words or ())
     if "command" not in section:
         section.missing("command", "the command that starts the API, e.g. [uvicorn, app.main:app]")
-    cwd = section.take("cwd", ".", _text, "a directory path")
+    cwd = section.take("cwd", ".", convert.nonempty_text, "a directory path")
     return AppConfig(
-        name=section.take("name", "api", _name, "a name of letters, digits, '_', '.', '-'"),
+        name=section.take("name", "api", convert.name, "a name of letters, digits, '_', '.', '-'"),
         command=tuple(word.replace("{python}", python) for word in words),
         cwd=(base_dir / cwd).resolve(),
-        env=section.take("env", MappingProxyType({}), _env, "a mapping of NAME: string value"),
+        env=section.take(
+            "env", MappingProxyType({}), convert.env, "a mapping of NAME: string value"
+        ),
         shell=shell,
-        stop_signal=section.take("stop_signal", signal.SIGTERM, _signal, "a signal name like TERM"),
-        stop_timeout=section.take("stop_timeout", 10.0, _positive_duration, DURATION),
+        stop_signal=section.take(
+            "stop_signal", signal.SIGTERM, convert.signal_name, "a signal name like TERM"
+        ),
+        stop_timeout=section.take("stop_timeout", 10.0, convert.positive_duration, DURATION),
     )
 
 
 def _parse_health(section: Section) -> HealthConfig:
     health = HealthConfig(
-        url=section.take("url", "http://127.0.0.1:8000/health", _url, "an http:// or https:// URL"),
-        interval=section.take("interval", 60.0, _positive_duration, DURATION),
-        timeout=section.take("timeout", 5.0, _positive_duration, DURATION),
-        max_failures=section.take("max_failures", 3, _whole(1), "a whole number of at least 1"),
-        startup_timeout=section.take("startup_timeout", 60.0, _positive_duration, DURATION),
-        startup_interval=section.take("startup_interval", 0.1, _positive_duration, DURATION),
+        url=section.take(
+            "url", "http://127.0.0.1:8000/health", convert.url, "an http:// or https:// URL"
+        ),
+        interval=section.take("interval", 60.0, convert.positive_duration, DURATION),
+        timeout=section.take("timeout", 5.0, convert.positive_duration, DURATION),
+        max_failures=section.take(
+            "max_failures", 3, convert.whole(1), "a whole number of at least 1"
+        ),
+        startup_timeout=section.take("startup_timeout", 60.0, convert.positive_duration, DURATION),
+        startup_interval=section.take("startup_interval", 0.1, convert.positive_duration, DURATION),
         expect_status=section.take(
-            "expect_status", (200,), _statuses, "a list of HTTP status codes (100-599)"
+            "expect_status", (200,), convert.statuses, "a list of HTTP status codes (100-599)"
         ),
     )
     if section.valid("timeout", "interval") and health.timeout >= health.interval:
@@ -231,15 +143,20 @@ def _parse_health(section: Section) -> HealthConfig:
 def _parse_restart(section: Section) -> RestartConfig:
     loop = section.section("crash_loop")
     restart = RestartConfig(
-        min_interval=section.take("min_interval", 300.0, _positive_duration, DURATION),
-        backoff_initial=section.take("backoff_initial", 1.0, _positive_duration, DURATION),
-        backoff_max=section.take("backoff_max", 60.0, _positive_duration, DURATION),
-        backoff_reset=section.take("backoff_reset", 60.0, _positive_duration, DURATION),
+        min_interval=section.take("min_interval", 300.0, convert.positive_duration, DURATION),
+        backoff_initial=section.take("backoff_initial", 1.0, convert.positive_duration, DURATION),
+        backoff_max=section.take("backoff_max", 60.0, convert.positive_duration, DURATION),
+        backoff_reset=section.take("backoff_reset", 60.0, convert.positive_duration, DURATION),
         crash_loop=CrashLoopConfig(
-            max_crashes=loop.take("max_crashes", 5, _whole(1), "a whole number of at least 1"),
-            window=loop.take("window", 600.0, _positive_duration, DURATION),
+            max_crashes=loop.take(
+                "max_crashes", 5, convert.whole(1), "a whole number of at least 1"
+            ),
+            window=loop.take("window", 600.0, convert.positive_duration, DURATION),
             action=loop.take(
-                "action", "exit", _choice(*CRASH_LOOP_ACTIONS), " or ".join(CRASH_LOOP_ACTIONS)
+                "action",
+                "exit",
+                convert.choice(*CRASH_LOOP_ACTIONS),
+                " or ".join(CRASH_LOOP_ACTIONS),
             ),
         ),
     )
@@ -257,24 +174,23 @@ def _parse_restart(section: Section) -> RestartConfig:
 
 
 def _parse_logging(section: Section, base_dir: Path) -> LoggingConfig:
-    directory = section.take("dir", "logs", _text, "a directory path")
+    directory = section.take("dir", "logs", convert.nonempty_text, "a directory path")
     return LoggingConfig(
         dir=(base_dir / directory).resolve(),
-        level=section.take("level", "info", _choice(*LOG_LEVELS), " or ".join(LOG_LEVELS)),
-        max_bytes=section.take("max_bytes", 10 * 1024**2, _positive_size, "a size like 10MB"),
-        backup_count=section.take("backup_count", 5, _whole(0), "a whole number of at least 0"),
-        retention_days=section.take(
-            "retention_days", 30, _whole(1), "a whole number of days, at least 1"
+        level=section.take("level", "info", convert.choice(*LOG_LEVELS), " or ".join(LOG_LEVELS)),
+        max_bytes=section.take(
+            "max_bytes", 10 * 1024**2, convert.positive_size, "a size like 10MB"
         ),
-        format=section.take("format", "json", _choice(*LOG_FORMATS), " or ".join(LOG_FORMATS)),
+        backup_count=section.take(
+            "backup_count", 5, convert.whole(0), "a whole number of at least 0"
+        ),
+        retention_days=section.take(
+            "retention_days", 30, convert.whole(1), "a whole number of days, at least 1"
+        ),
+        format=section.take(
+            "format", "json", convert.choice(*LOG_FORMATS), " or ".join(LOG_FORMATS)
+        ),
     )
-
-
-def _positive_size(value: object) -> int:
-    size = parse_size(value)
-    if size <= 0:
-        raise ValueError
-    return size
 
 
 def parse(raw: object, base_dir: Path, python: str = sys.executable) -> Config:

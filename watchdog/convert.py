@@ -1,0 +1,133 @@
+"""Converters for config values: each returns the value or raises ValueError."""
+
+from __future__ import annotations
+
+import shlex
+import signal
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+from typing import Any
+from urllib.parse import urlsplit
+
+from watchdog.units import parse_duration, parse_size
+
+NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
+
+
+def positive_duration(value: object) -> float:
+    seconds = parse_duration(value)
+    if seconds <= 0:
+        raise ValueError("must be positive")
+    return seconds
+
+
+def whole(minimum: int) -> Callable[[object], int]:
+    def convert(value: object) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise ValueError
+        return value
+
+    return convert
+
+
+def nonempty_text(value: object) -> str:
+    if not isinstance(value, str) or not value.strip() or "\0" in value:
+        raise ValueError
+    return value
+
+
+def flag(value: object) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError
+    return value
+
+
+def choice(*choices: str) -> Callable[[object], str]:
+    def convert(value: object) -> str:
+        if value not in choices:
+            raise ValueError
+        return str(value)
+
+    return convert
+
+
+def name(value: object) -> str:
+    text = nonempty_text(value)
+    if not set(text) <= NAME_CHARS or text[0] in ".-":
+        raise ValueError
+    return text
+
+
+def url(value: object) -> str:
+    text = nonempty_text(value).strip()
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError
+    _ = parts.port  # ValueError for a port that is not a number in 0-65535
+    return text
+
+
+def statuses(value: object) -> tuple[int, ...]:
+    items = value if isinstance(value, list) else [value]
+    if not items or not all(whole(100)(item) < 600 for item in items):
+        raise ValueError
+    return tuple(items)
+
+
+def env(value: object) -> Mapping[str, str]:
+    if not isinstance(value, dict):
+        raise ValueError
+    env: dict[str, str] = {}
+    for key, item in value.items():
+        # A bare yes/no/true in YAML is a boolean; refusing it avoids guessing its spelling.
+        if not isinstance(key, str) or not key or "=" in key or isinstance(item, bool):
+            raise ValueError
+        if not isinstance(item, str | int | float):
+            raise ValueError
+        env[key] = str(item)
+        if "\0" in key or "\0" in env[key]:
+            raise ValueError
+    return MappingProxyType(env)
+
+
+def signal_name(value: object) -> signal.Signals:
+    name = nonempty_text(value).upper()
+    try:
+        return signal.Signals[name if name.startswith("SIG") else f"SIG{name}"]
+    except KeyError:
+        raise ValueError from None
+
+
+def command_words(value: object) -> list[str]:
+    if isinstance(value, str):
+        words = shlex.split(value)
+    elif isinstance(value, list) and all(isinstance(word, str | int | float) for word in value):
+        words = [str(word) for word in value]
+    else:
+        raise ValueError
+    if not words or not words[0].strip() or any("\0" in word for word in words):
+        raise ValueError
+    return words
+
+
+def positive_size(value: object) -> int:
+    size = parse_size(value)
+    if size <= 0:
+        raise ValueError
+    return size
+
+
+def percent(value: object) -> float:
+    """A percentage from 0 to 100 (exclusive of 0), as a number."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 100:
+        raise ValueError
+    return float(value)
+
+
+def optional(convert: Callable[[object], Any]) -> Callable[[object], Any]:
+    """`convert`, or None for a null value (a setting that is off)."""
+
+    def convert_or_none(value: object) -> Any:
+        return None if value is None else convert(value)
+
+    return convert_or_none

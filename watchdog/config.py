@@ -13,6 +13,7 @@ from typing import Any
 
 from watchdog import convert
 from watchdog.configreader import ConfigError, Section, apply_overrides, read_yaml, show
+from watchdog.resourceconfig import ResourcesConfig, parse_resources
 from watchdog.units import format_duration, format_size
 
 __all__ = ["Config", "ConfigError", "effective", "load", "parse"]
@@ -58,6 +59,8 @@ class RestartConfig:
     backoff_max: float = _duration()
     backoff_reset: float = _duration()
     crash_loop: CrashLoopConfig = field()
+    predictive: bool = False
+    predictive_horizon: float = field(default=1800.0, metadata={"duration": True})
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,8 +79,10 @@ class Config:
     health: HealthConfig
     restart: RestartConfig
     logging: LoggingConfig
+    resources: ResourcesConfig
 
 
+SECTIONS = ("app", "health", "restart", "logging", "resources")
 CRASH_LOOP_ACTIONS = ("exit", "keep_trying")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 LOG_FORMATS = ("json", "logfmt")
@@ -159,6 +164,10 @@ def _parse_restart(section: Section) -> RestartConfig:
                 " or ".join(CRASH_LOOP_ACTIONS),
             ),
         ),
+        predictive=section.take("predictive", False, convert.flag, "true or false"),
+        predictive_horizon=section.take(
+            "predictive_horizon", 1800.0, convert.positive_duration, DURATION
+        ),
     )
     loop.finish()
     if (
@@ -199,12 +208,14 @@ def parse(raw: object, base_dir: Path, python: str = sys.executable) -> Config:
     if not isinstance(raw, dict):
         raise ConfigError([f"expected a mapping of sections at the top level, got {show(raw)}"])
     root = Section(raw, "", problems)
-    sections = {name: root.section(name) for name in ("app", "health", "restart", "logging")}
+    sections = {name: root.section(name) for name in SECTIONS}
+    logging = _parse_logging(sections["logging"], base_dir)
     config = Config(
         app=_parse_app(sections["app"], base_dir, python),
         health=_parse_health(sections["health"]),
         restart=_parse_restart(sections["restart"]),
-        logging=_parse_logging(sections["logging"], base_dir),
+        logging=logging,
+        resources=parse_resources(sections["resources"], logging.dir, base_dir),
     )
     for section in (*sections.values(), root):
         section.finish()
@@ -221,7 +232,7 @@ def effective(value: Any) -> Any:
             attribute = getattr(value, item.name)
             if item.metadata.get("duration"):
                 result[item.name] = format_duration(attribute)
-            elif item.metadata.get("size"):
+            elif item.metadata.get("size") and attribute is not None:
                 result[item.name] = format_size(attribute)
             else:
                 result[item.name] = effective(attribute)

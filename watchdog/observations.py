@@ -49,3 +49,40 @@ class ChildExit:
             # Nobody here sent it, so the usual sender is the kernel's OOM killer.
             return f"killed by {name} (perhaps out of memory)"
         return f"killed by {name}"
+
+
+@dataclass(frozen=True, slots=True)
+class DiskUsage:
+    path: str
+    percent: float
+    free: int
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One look at the child's process tree and the host, at `at` on the monotonic clock.
+
+    `tree_cpu` is percent of one core summed over the tree (200 = two cores busy);
+    `memory_limit` is what memory percentages are of: the cgroup's memory.max when the
+    watchdog runs under one, else the host's total (`memory_limit_source` says which).
+    """
+
+    at: float
+    procs: int
+    tree_rss: int
+    tree_cpu: float
+    threads: int
+    fds: int
+    cpus: int
+    memory_limit: int
+    memory_limit_source: str
+    host_memory: float
+    host_cpu: float
+    disks: tuple[DiskUsage, ...]
+
+    @property
+    def memory_percent(self) -> float:
+        return 100.0 * self.tree_rss / self.memory_limit if self.memory_limit else 0.0
+
+    def cpu_percent(self, per_core: bool) -> float:
+        return self.tree_cpu if per_core else self.tree_cpu / max(self.cpus, 1)

@@ -10,7 +10,16 @@ from collections import deque
 from dataclasses import dataclass
 
 from watchdog.config import HealthConfig, RestartConfig
-from watchdog.observations import ChildExit, ProbeResult
+from watchdog.levels import LevelChanged, SustainedCritical
+from watchdog.observations import ChildExit, ProbeResult, Sample
+from watchdog.resourceconfig import ResourcesConfig
+from watchdog.resourcepolicy import (
+    DiskCritical,
+    MemoryTrend,
+    OverCap,
+    ResourceDecision,
+    ResourceRules,
+)
 from watchdog.units import format_duration
 
 
@@ -67,7 +76,17 @@ class GiveUp:
     reason: str
 
 
-Decision = Healthy | Restart | RecommendRestart | RecommendationWithdrawn | FailedStart
+Decision = (
+    Healthy
+    | Restart
+    | RecommendRestart
+    | RecommendationWithdrawn
+    | FailedStart
+    | LevelChanged
+    | OverCap
+    | MemoryTrend
+    | DiskCritical
+)
 
 
 def backoff_delay(crashes: int, initial: float, maximum: float) -> float:
@@ -119,7 +138,13 @@ class CrashLoopDetector:
 class Policy:
     """The rules for one supervised app, across all the children it goes through."""
 
-    def __init__(self, health: HealthConfig, restart: RestartConfig) -> None:
+    def __init__(
+        self,
+        health: HealthConfig,
+        restart: RestartConfig,
+        resources: ResourcesConfig | None = None,
+    ) -> None:
+        self.resources = ResourceRules(resources) if resources else None
         self.throttle = RestartThrottle(restart.min_interval)
         self.crash_loop = CrashLoopDetector(
             restart.crash_loop.max_crashes, restart.crash_loop.window
@@ -133,9 +158,13 @@ class Policy:
         self.startup_expired = False
         self.pending: RecommendRestart | None = None
 
-    def reconfigure(self, health: HealthConfig, restart: RestartConfig) -> None:
+    def reconfigure(
+        self, health: HealthConfig, restart: RestartConfig, resources: ResourcesConfig | None = None
+    ) -> None:
         """New settings; the history (last restart, recent crashes) carries over."""
         self.health, self.restart = health, restart
+        if resources is not None and (self.resources is None or resources != self.resources.config):
+            self.resources = ResourceRules(resources)
         self.throttle.min_interval = restart.min_interval
         self.crash_loop.max_crashes = restart.crash_loop.max_crashes
         self.crash_loop.window = restart.crash_loop.window
@@ -147,10 +176,51 @@ class Policy:
         self.startup_expired = False
         self.failures = 0
         self.pending = None
+        if self.resources:
+            self.resources.child_started()
+
+    def on_sample(self, sample: Sample) -> list[Decision]:
+        """Grade a resource sample; a critical state that lasts becomes a throttled restart."""
+        if self.resources is None:
+            return []
+        counting = self.started_at is not None and self.healthy_since is not None
+        found = self.resources.on_sample(sample, counting, has_child=self.started_at is not None)
+        decisions = self._resolve(found, sample.at)
+        trend = next((item for item in found if isinstance(item, MemoryTrend)), None)
+        if self.restart.predictive and trend is not None and self.started_at is not None:
+            eta = trend.until_critical
+            if eta is not None and eta <= self.restart.predictive_horizon:
+                reason = (
+                    f"memory forecast: critical in {format_duration(round(eta))}"
+                    f" at {trend.trend.mb_per_hour:.1f} MB/hour"
+                )
+                decisions += self._restart_due(reason, sample.at)
+        return decisions
+
+    def _resolve(self, found: list[ResourceDecision], now: float) -> list[Decision]:
+        decisions: list[Decision] = []
+        for item in found:
+            if isinstance(item, SustainedCritical):
+                if self.started_at is not None:
+                    decisions += self._restart_due(item.reason, now)
+            elif isinstance(item, OverCap):
+                # Not throttled: a leak past a hard cap is a death foretold, handled like
+                # the crash it would become (backoff, crash loop), only gentler.
+                self.started_at = None
+                decisions.append(item)
+            else:
+                decisions.append(item)
+        return decisions
 
     def on_probe(self, probe: ProbeResult) -> list[Decision]:
         if self.started_at is None:
             return []
+        if self.resources and self.healthy_since is not None:
+            found = self.resources.on_probe(probe, counting=True)
+            return self._on_health_probe(probe) + self._resolve(found, probe.at)
+        return self._on_health_probe(probe)
+
+    def _on_health_probe(self, probe: ProbeResult) -> list[Decision]:
         if self.healthy_since is None:
             # Inside the startup window failures do not count: the app is still booting.
             if not probe.ok or self.startup_expired:

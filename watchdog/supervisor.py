@@ -8,6 +8,7 @@ import os
 import shlex
 import signal
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,8 +16,9 @@ from datetime import UTC, datetime
 from watchdog import __version__, signals
 from watchdog.child import Child, SpawnError, become_subreaper, reap_all, spawn, stop_tree
 from watchdog.config import Config, ConfigError
+from watchdog.levels import LevelChanged
 from watchdog.logs import Events, LogDirError, clean_logs
-from watchdog.observations import ChildExit, ProbeResult
+from watchdog.observations import ChildExit, ProbeResult, Sample
 from watchdog.policy import (
     Decision,
     FailedStart,
@@ -29,8 +31,12 @@ from watchdog.policy import (
     Restart,
 )
 from watchdog.probe import Prober
+from watchdog.report import LOG_LEVEL_OF, MEMORY, sample_record, trend_record
+from watchdog.resourcepolicy import DiskCritical, MemoryTrend, OverCap
+from watchdog.sampler import Sampler
 from watchdog.signals import HANDLED_SIGNALS
 from watchdog.state import ALIVE_STATES, ChildState, Lifecycle, Trigger
+from watchdog.status import history_path, write_json_atomic
 
 EXIT_OK = 0
 EXIT_INTERNAL_ERROR = 1
@@ -65,7 +71,12 @@ class Tick:
     pass
 
 
-Message = Probed | Exited | Signalled | Tick
+@dataclass(frozen=True, slots=True)
+class Sampled:
+    sample: Sample
+
+
+Message = Probed | Exited | Signalled | Tick | Sampled
 
 
 class Supervisor:
@@ -84,7 +95,8 @@ class Supervisor:
         self._reload_config = reload_config
         self._reopen_events = reopen_events
         self._clock = clock
-        self._policy = Policy(config.health, config.restart)
+        self._policy = Policy(config.health, config.restart, config.resources)
+        self._history: deque[dict[str, object]] = deque(maxlen=config.resources.history_size)
         self._lifecycle = Lifecycle()
         self._queue: asyncio.Queue[Message] = asyncio.Queue()
         self._prober = Prober(config.health, clock)
@@ -115,6 +127,7 @@ class Supervisor:
             url=self.config.health.url,
         )
         housekeeping = asyncio.create_task(self._housekeeping())
+        sampling = asyncio.create_task(self._sample_loop())
         try:
             await self._start_child()
             while self._exit_code is None:
@@ -127,6 +140,7 @@ class Supervisor:
             self._exit_code = EXIT_INTERNAL_ERROR
         finally:
             housekeeping.cancel()
+            sampling.cancel()
             await self._shutdown()
             signals.hold()
             for signum in (*HANDLED_SIGNALS, signal.SIGCHLD):
@@ -152,6 +166,8 @@ class Supervisor:
                 await self._on_probe(result)
             case Exited(generation, exit_) if generation == current and self._alive():
                 await self._on_exit(exit_)
+            case Sampled(sample):
+                await self._on_sample(sample)
 
     def _alive(self) -> bool:
         return self.state in ALIVE_STATES
@@ -172,6 +188,25 @@ class Supervisor:
             if removed:
                 self._emit("logs_cleaned", removed=removed)
             await asyncio.sleep(HOUSEKEEPING_INTERVAL)
+
+    async def _sample_loop(self) -> None:
+        """Every resources.interval: the child's tree and the host, measured with psutil."""
+        sampler = Sampler(self.config.resources.disk.paths, self._clock)
+        while True:
+            await asyncio.sleep(self.config.resources.interval)
+            self._queue.put_nowait(Sampled(sampler.sample()))
+
+    async def _on_sample(self, sample: Sample) -> None:
+        record = sample_record(sample, self.config.resources.cpu.per_core)
+        self._emit("resource_sample", category="performance", also=MEMORY, **record)
+        self._history.append({"timestamp": _wall(0.0), **record})
+        try:
+            path = history_path(self.config.logging.dir, self.config.app.name)
+            write_json_atomic(path, {"samples": list(self._history)})
+        except OSError as exc:
+            self._emit("history_write_failed", level="warning", error=str(exc))
+        for decision in self._policy.on_sample(sample):
+            await self._carry_out(decision)
 
     def _signal_received(self, signum: int) -> None:
         # Runs on the loop, not in signal context; a stop request must be seen even by a
@@ -295,6 +330,41 @@ class Supervisor:
                 )
             case RecommendationWithdrawn(reason):
                 self._emit("restart_recommendation_withdrawn", category="health", reason=reason)
+            case LevelChanged(metric, old, new, value, message):
+                memory = metric in ("memory", "host_memory")
+                self._emit(
+                    "level_changed",
+                    level=LOG_LEVEL_OF[new],
+                    category="health",
+                    also=MEMORY if memory else (),
+                    metric=metric,
+                    status=new.label,
+                    previous=old.label,
+                    value=round(value, 3),
+                    message=message,
+                )
+            case MemoryTrend():
+                self._emit("memory_trend", category="memory", **trend_record(decision))
+            case DiskCritical(path, percent):
+                self._emit(
+                    "disk_critical",
+                    level="error",
+                    category="health",
+                    path=path,
+                    percent=percent,
+                    action="log retention clean-up; no restart",
+                )
+                removed = clean_logs(self.config)
+                self._emit("logs_cleaned", removed=removed)
+            case OverCap(reason) if self._alive():
+                self._emit(
+                    "restart_triggered",
+                    level="warning",
+                    reason=reason,
+                    pid=self._child.pid if self._child else None,
+                )
+                await self._stop_child()
+                await self._after_crash(self._policy.on_failed_start(reason, now))
             case FailedStart(reason):
                 self._emit("child_failed_start", level="error", reason=reason)
                 await self._stop_child()
@@ -418,7 +488,7 @@ class Supervisor:
             if getattr(old, name) != getattr(new, name)
         ]
         self._emit("config_reloaded", changed=changed)
-        self._policy.reconfigure(new.health, new.restart)
+        self._policy.reconfigure(new.health, new.restart, new.resources)
         if new.health != old.health:
             await self._prober.aclose()
             self._prober = Prober(new.health, self._clock)

@@ -15,13 +15,15 @@ CATEGORY_FILES = ("", "_performance", "_error", "_health", "_memory")
 
 def test_each_category_file_gets_its_events(run_watchdog) -> None:
     """Lifecycle in main, probes in health and performance, errors in error, all as JSON."""
-    watchdog = run_watchdog(fast_config(free_port(), ["--crash-after", "0.5"]))
+    config = fast_config(free_port(), ["--crash-after", "0.5"], resources={"interval": "200ms"})
+    watchdog = run_watchdog(config)
     watchdog.wait_for("child_exited")
+    watchdog.wait_for("resource_sample", count=2)
     watchdog.wait_for("child_healthy", count=2)
     watchdog.send(signal.SIGTERM)
     assert watchdog.wait_exit() == 0
     directory = watchdog.log_path.parent
-    assert sorted(p.name for p in directory.iterdir()) == sorted(
+    assert sorted(p.name for p in directory.glob("*.log")) == sorted(
         f"faulty{suffix}.log" for suffix in CATEGORY_FILES
     )
     by_file = {}
@@ -40,7 +42,9 @@ def test_each_category_file_gets_its_events(run_watchdog) -> None:
     assert all(e["category"] == "health" for e in by_file["_health"])
     assert {e["event"] for e in by_file["_performance"]} >= {"probe_ok"}
     assert [e["event"] for e in by_file["_error"]] == ["child_exited"]
-    assert by_file["_memory"] == []  # memory samples come with resource sampling
+    assert {e["event"] for e in by_file["_performance"]} >= {"probe_ok", "resource_sample"}
+    assert {e["event"] for e in by_file["_memory"]} == {"resource_sample"}
+    assert all(e["rss_mb"] > 0 for e in by_file["_memory"][1:])
 
 
 def test_failing_log_write_is_survived_and_resumed(run_watchdog, tmp_path) -> None:

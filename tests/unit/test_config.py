@@ -282,7 +282,9 @@ def _health(**values: object) -> dict[str, Any]:
 
 BAD_INPUTS = [
     pytest.param(
-        minimal(bogus=1), "bogus: unknown key (known keys: app, health, logging, restart)", id="top"
+        minimal(bogus=1),
+        "bogus: unknown key (known keys: app, health, logging, resources, restart)",
+        id="top",
     ),
     pytest.param(
         _health(intervall="30s"),

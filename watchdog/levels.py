@@ -1,0 +1,121 @@
+"""Grading a metric as normal, warning or critical, and how long it has stayed critical.
+
+Pure: fed with values and `now`; it returns what changed and never reads a clock.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import IntEnum
+
+
+class Level(IntEnum):
+    NORMAL = 0
+    WARNING = 1
+    CRITICAL = 2
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+def grade(value: float, warning: float, critical: float) -> Level:
+    """At or above `critical` is critical, at or above `warning` is warning."""
+    if value >= critical:
+        return Level.CRITICAL
+    if value >= warning:
+        return Level.WARNING
+    return Level.NORMAL
+
+
+@dataclass(frozen=True, slots=True)
+class LevelChanged:
+    """A metric entered a new level; `message` is the line an operator greps for."""
+
+    metric: str
+    old: Level
+    new: Level
+    value: float
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class SustainedCritical:
+    """A metric has been critical for its whole sustain time: a reason to restart."""
+
+    metric: str
+    value: float
+    reason: str
+
+
+Describe = Callable[[Level, float], str]
+
+
+class MetricLevel:
+    """One metric's level, logged once per transition, and its critical sustain timer."""
+
+    def __init__(
+        self,
+        metric: str,
+        warning: float,
+        critical: float,
+        sustain: float | None,
+        describe: Describe,
+    ) -> None:
+        self.metric = metric
+        self.warning, self.critical, self.sustain = warning, critical, sustain
+        self._describe = describe
+        self.level = Level.NORMAL
+        self.value: float | None = None
+        self.critical_since: float | None = None
+        self._tripped = False
+
+    def observe(
+        self, value: float, now: float, counting: bool = True
+    ) -> list[LevelChanged | SustainedCritical]:
+        """Grade `value`; only `counting` observations (a healthy child's) run the timer."""
+        self.value = value
+        decisions: list[LevelChanged | SustainedCritical] = []
+        level = grade(value, self.warning, self.critical)
+        if level != self.level:
+            decisions.append(
+                LevelChanged(self.metric, self.level, level, value, self._describe(level, value))
+            )
+            self.level = level
+        if level is not Level.CRITICAL or not counting:
+            self.critical_since, self._tripped = None, False
+            return decisions
+        if self.critical_since is None:
+            self.critical_since = now
+        lasted = now - self.critical_since
+        if self.sustain is not None and lasted >= self.sustain and not self._tripped:
+            self._tripped = True
+            reason = f"{self.metric} critical for {lasted:.0f}s: {self._describe(level, value)}"
+            decisions.append(SustainedCritical(self.metric, value, reason))
+        return decisions
+
+    def start_afresh(self) -> None:
+        """A new child: the level stays for the log, the sustain timer does not."""
+        self.critical_since, self._tripped = None, False
+
+
+class ErrorRate:
+    """The share of failed probes among the last `window`, once `min_probes` are in."""
+
+    def __init__(self, window: int, min_probes: int) -> None:
+        self._results: deque[bool] = deque(maxlen=window)
+        self._min = min(min_probes, window)
+
+    def add(self, ok: bool) -> float | None:
+        self._results.append(ok)
+        if len(self._results) < self._min:
+            return None
+        return 100.0 * self._results.count(False) / len(self._results)
+
+    def __len__(self) -> int:
+        return len(self._results)
+
+    def clear(self) -> None:
+        self._results.clear()

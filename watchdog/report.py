@@ -1,0 +1,44 @@
+"""How decisions and samples read in the logs: field names and rounding, in one place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from watchdog.levels import Level
+from watchdog.observations import Sample
+from watchdog.resourcepolicy import MemoryTrend
+
+MEMORY = ("memory",)  # events copied to the memory file as well
+LOG_LEVEL_OF = {Level.NORMAL: "info", Level.WARNING: "warning", Level.CRITICAL: "error"}
+
+
+def sample_record(sample: Sample, per_core: bool) -> dict[str, Any]:
+    return {
+        "procs": sample.procs,
+        "rss_mb": round(sample.tree_rss / 2**20, 1),
+        "memory_percent": round(sample.memory_percent, 2),
+        "memory_of": sample.memory_limit_source,
+        "cpu_percent": round(sample.cpu_percent(per_core), 1),
+        "cpu_of": "one core" if per_core else f"{sample.cpus} cores",
+        "threads": sample.threads,
+        "fds": sample.fds,
+        "host_memory_percent": round(sample.host_memory, 1),
+        "host_cpu_percent": round(sample.host_cpu, 1),
+        "disks": {disk.path: disk.percent for disk in sample.disks},
+    }
+
+
+def _hours(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds / 3600, 2)
+
+
+def trend_record(decision: MemoryTrend) -> dict[str, Any]:
+    return {
+        "mb_per_hour": round(decision.trend.mb_per_hour, 2),
+        "rss_mb": round(decision.rss / 2**20, 1),
+        "hours_to_warning": _hours(decision.until_warning),
+        "hours_to_critical": _hours(decision.until_critical),
+        "hours_to_max_rss": _hours(decision.until_max_rss),
+        "fit": round(decision.trend.fit, 3),
+        "points": decision.trend.points,
+    }

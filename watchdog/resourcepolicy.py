@@ -1,0 +1,172 @@
+"""The resource rules: grade every metric, time critical states, cap RSS, forecast leaks.
+
+Pure: fed with samples, probe results and `counting` (whether the child is past its
+startup window); returns decisions for Policy, which owns the restart throttle.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+from watchdog.levels import ErrorRate, Level, LevelChanged, MetricLevel, SustainedCritical
+from watchdog.observations import ProbeResult, Sample
+from watchdog.resourceconfig import ResourcesConfig
+from watchdog.trend import Trend, steady_growth
+from watchdog.units import format_size
+
+
+@dataclass(frozen=True, slots=True)
+class OverCap:
+    """The tree's RSS crossed the absolute max_rss: kill now, like the OOM killer would."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryTrend:
+    """Steady memory growth, with when each threshold will be reached (seconds, or None)."""
+
+    trend: Trend
+    rss: int
+    until_warning: float | None
+    until_critical: float | None
+    until_max_rss: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class DiskCritical:
+    """A disk is critically full: a restart frees nothing, so clean up and say so."""
+
+    path: str
+    percent: float
+
+
+ResourceDecision = LevelChanged | SustainedCritical | OverCap | MemoryTrend | DiskCritical
+
+
+def _describe(what: str, unit: str = "%") -> object:
+    def describe(level: Level, value: float) -> str:
+        shown = f"{value:.1f}%" if unit == "%" else f"{value:.2f}s"
+        if level is Level.NORMAL:
+            return f"{what} back to normal: {shown}"
+        return f"High {what} detected: {shown}"
+
+    return describe
+
+
+def _slow(level: Level, value: float) -> str:
+    if level is Level.NORMAL:
+        return f"Response time back to normal: {value:.2f}s"
+    return f"SLOW REQUEST: health probe took {value:.2f}s"
+
+
+class ResourceRules:
+    """Levels for the child's memory and CPU, probe latency and error rate, host and disks."""
+
+    def __init__(self, config: ResourcesConfig) -> None:
+        self.config = config
+        memory, cpu = config.memory, config.cpu
+        latency, errors = config.response_time, config.error_rate
+        self.memory = MetricLevel(
+            "memory", memory.warning, memory.critical, memory.sustain, _describe("memory usage")
+        )
+        self.cpu = MetricLevel(
+            "cpu", cpu.warning, cpu.critical, cpu.sustain, _describe("CPU usage")
+        )
+        self.response_time = MetricLevel(
+            "response_time", latency.warning, latency.critical, latency.sustain, _slow
+        )
+        self.error_rate = MetricLevel(
+            "error_rate", errors.warning, errors.critical, errors.sustain, _describe("error rate")
+        )
+        # For context only: a restart of the child would not fix the host.
+        self.host_memory = MetricLevel(
+            "host_memory", memory.warning, memory.critical, None, _describe("host memory usage")
+        )
+        self.host_cpu = MetricLevel(
+            "host_cpu", cpu.warning, cpu.critical, None, _describe("host CPU usage")
+        )
+        self.disks: dict[str, MetricLevel] = {}
+        self.errors = ErrorRate(errors.window, errors.min_probes)
+        self.rss_history: deque[tuple[float, float]] = deque()
+        self.trend_at: float | None = None
+        self.last_trend: MemoryTrend | None = None
+
+    def child_started(self) -> None:
+        """Nothing measured on the old child may trip a restart of the new one."""
+        for metric in (self.memory, self.cpu, self.response_time, self.error_rate):
+            metric.start_afresh()
+        self.errors.clear()
+        self.rss_history.clear()
+        self.trend_at = None
+        self.last_trend = None
+
+    def on_sample(self, sample: Sample, counting: bool, has_child: bool) -> list[ResourceDecision]:
+        decisions: list[ResourceDecision] = []
+        now = sample.at
+        decisions += self.host_memory.observe(sample.host_memory, now)
+        decisions += self.host_cpu.observe(sample.host_cpu, now)
+        for disk in sample.disks:
+            metric = self.disks.setdefault(disk.path, self._disk_metric(disk.path))
+            changes = metric.observe(disk.percent, now)
+            decisions += changes
+            if any(isinstance(c, LevelChanged) and c.new is Level.CRITICAL for c in changes):
+                decisions.append(DiskCritical(disk.path, disk.percent))
+        if not has_child:
+            return decisions
+        max_rss = self.config.memory.max_rss
+        decisions += self.memory.observe(sample.memory_percent, now, counting)
+        decisions += self.cpu.observe(sample.cpu_percent(self.config.cpu.per_core), now, counting)
+        if max_rss is not None and sample.tree_rss >= max_rss:
+            shown = f"{format_size_short(sample.tree_rss)} >= max_rss {format_size(max_rss)}"
+            return [*decisions, OverCap(f"memory over its cap: {shown}")]
+        if counting:
+            decisions += self._forecast(sample)
+        return decisions
+
+    def on_probe(self, probe: ProbeResult, counting: bool) -> list[ResourceDecision]:
+        if not counting:
+            return []
+        decisions: list[ResourceDecision] = []
+        if probe.ok:  # a failed probe's latency is its timeout: the failure rules judge it
+            decisions += self.response_time.observe(probe.latency, probe.at)
+        rate = self.errors.add(probe.ok)
+        if rate is not None:
+            decisions += self.error_rate.observe(rate, probe.at)
+        return decisions
+
+    def _disk_metric(self, path: str) -> MetricLevel:
+        disk = self.config.disk
+        return MetricLevel(
+            f"disk:{path}", disk.warning, disk.critical, None, _describe(f"disk usage on {path}")
+        )
+
+    def _forecast(self, sample: Sample) -> list[ResourceDecision]:
+        trend_config = self.config.trend
+        self.rss_history.append((sample.at, float(sample.tree_rss)))
+        while self.rss_history and self.rss_history[0][0] < sample.at - trend_config.window:
+            self.rss_history.popleft()
+        if self.trend_at is not None and sample.at - self.trend_at < trend_config.every:
+            return []
+        self.trend_at = sample.at
+        trend = steady_growth(
+            list(self.rss_history), trend_config.min_samples, trend_config.min_span
+        )
+        if trend is None:
+            self.last_trend = None
+            return []
+        limit = sample.memory_limit
+        memory, max_rss = self.config.memory, self.config.memory.max_rss
+        self.last_trend = MemoryTrend(
+            trend,
+            sample.tree_rss,
+            trend.seconds_until(limit * memory.warning / 100),
+            trend.seconds_until(limit * memory.critical / 100),
+            None if max_rss is None else trend.seconds_until(max_rss),
+        )
+        return [self.last_trend]
+
+
+def format_size_short(size: int) -> str:
+    return f"{size / 2**20:.1f}MB"

@@ -1,0 +1,39 @@
+"""Files other processes read while the watchdog runs, written atomically (temp + rename)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+STATE_FILE_MODE = 0o640
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Replace `path` with `data` as JSON so that a reader never sees half a file."""
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        os.fchmod(handle, STATE_FILE_MODE)
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            json.dump(data, stream, separators=(",", ":"), default=str)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
+def history_path(log_dir: Path, app_name: str) -> Path:
+    return log_dir / f"{app_name}_history.json"
+
+
+def read_history(path: Path) -> list[dict[str, Any]]:
+    """The recent samples a running watchdog wrote, oldest first ([] if none yet)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    return data.get("samples", []) if isinstance(data, dict) else []

@@ -1,0 +1,180 @@
+"""Resource rules inside the policy: restarts from lasting critical states, caps, forecasts."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from watchdog.config import parse
+from watchdog.levels import LevelChanged
+from watchdog.observations import DiskUsage, ProbeResult, Sample
+from watchdog.policy import Policy, RecommendRestart, Restart
+from watchdog.resourcepolicy import DiskCritical, MemoryTrend, OverCap
+
+GB = 2**30
+LIMIT = 10 * GB
+
+
+def config(**resources: object):
+    raw = {
+        "app": {"command": ["x"]},
+        "resources": resources,
+        "restart": {"min_interval": "5m", "predictive": True, "predictive_horizon": "1h"},
+    }
+    return parse(raw, Path("/tmp"))
+
+
+def sample(
+    at: float, rss: float = 1 * GB, cpu: float = 10.0, disk: float = 50.0, host_memory: float = 40.0
+) -> Sample:
+    return Sample(
+        at=at,
+        procs=3,
+        tree_rss=int(rss),
+        tree_cpu=cpu,
+        threads=9,
+        fds=20,
+        cpus=2,
+        memory_limit=LIMIT,
+        memory_limit_source="host",
+        host_memory=host_memory,
+        host_cpu=20.0,
+        disks=(DiskUsage("/", disk, 10 * GB),),
+    )
+
+
+def ok(at: float, latency: float = 0.01) -> ProbeResult:
+    return ProbeResult(ok=True, status=200, latency=latency, error=None, at=at)
+
+
+def running(cfg=None, at: float = 0.0) -> Policy:
+    cfg = cfg or config()
+    policy = Policy(cfg.health, cfg.restart, cfg.resources)
+    policy.child_started(at)
+    policy.on_probe(ok(at + 1))
+    return policy
+
+
+def test_memory_critical_for_sustain_restarts() -> None:
+    """Memory over critical for a minute (the memory default) restarts the child."""
+    policy = running()
+    [change] = policy.on_sample(sample(10, rss=0.95 * LIMIT))
+    assert isinstance(change, LevelChanged)
+    assert change.message == "High memory usage detected: 95.0%"
+    assert policy.on_sample(sample(69, rss=0.95 * LIMIT)) == []
+    [restart] = policy.on_sample(sample(70, rss=0.95 * LIMIT))
+    assert isinstance(restart, Restart)
+    assert restart.reason.startswith("memory critical for 60s")
+
+
+def test_sustained_restart_obeys_the_throttle() -> None:
+    """A lasting critical state within min_interval of a restart is only recommended."""
+    policy = running()
+    policy.restart_requested("operator", 5)
+    policy.child_started(6)
+    policy.on_probe(ok(7))
+    policy.on_sample(sample(10, rss=0.95 * LIMIT))
+    [recommended] = policy.on_sample(sample(70, rss=0.95 * LIMIT))
+    assert isinstance(recommended, RecommendRestart)
+    assert recommended.at == 305
+
+
+def test_startup_spike_does_not_count() -> None:
+    """High memory while the child is still starting never trips a restart."""
+    cfg = config()
+    policy = Policy(cfg.health, cfg.restart, cfg.resources)
+    policy.child_started(0)
+    for at in range(1, 200, 10):
+        decisions = policy.on_sample(sample(at, rss=0.99 * LIMIT))
+        assert not any(isinstance(d, Restart) for d in decisions)
+
+
+def test_old_childs_critical_time_does_not_count_for_the_new_one() -> None:
+    """A restart starts the sustain timer afresh."""
+    policy = running()
+    policy.on_sample(sample(10, rss=0.95 * LIMIT))
+    policy.restart_requested("operator", 50)
+    policy.child_started(51)
+    policy.on_probe(ok(52))
+    assert policy.on_sample(sample(71, rss=0.95 * LIMIT)) == []
+    assert policy.on_sample(sample(120, rss=0.95 * LIMIT)) == []
+
+
+def test_max_rss_trips_at_once_without_throttle() -> None:
+    """Crossing max_rss is an immediate kill, even right after another restart."""
+    cfg = config(memory={"max_rss": "2GB"})
+    policy = running(cfg)
+    policy.restart_requested("operator", 5)
+    policy.child_started(6)
+    policy.on_probe(ok(7))
+    decisions = policy.on_sample(sample(8, rss=2.5 * GB))
+    assert isinstance(decisions[-1], OverCap)
+    assert "max_rss 2GB" in decisions[-1].reason
+
+
+def test_disk_critical_cleans_up_never_restarts() -> None:
+    """A full disk is reported once and asks for a clean-up, not a restart."""
+    policy = running()
+    first = policy.on_sample(sample(10, disk=97))
+    assert any(isinstance(d, DiskCritical) for d in first)
+    later = [d for at in range(20, 2000, 10) for d in policy.on_sample(sample(at, disk=97))]
+    assert not any(isinstance(d, Restart | RecommendRestart | DiskCritical) for d in later)
+
+
+def test_host_memory_is_context_only() -> None:
+    """High host memory is logged as a transition and never restarts the child."""
+    policy = running()
+    changes = policy.on_sample(sample(10, host_memory=95))
+    assert [c.metric for c in changes if isinstance(c, LevelChanged)] == ["host_memory"]
+    later = [d for at in range(20, 2000, 10) for d in policy.on_sample(sample(at, host_memory=95))]
+    assert later == []
+
+
+def test_cpu_is_percent_of_the_machine_unless_per_core() -> None:
+    """One busy core of two is 50 % of the machine, 100 % per core."""
+    machine = running(config(cpu={"warning": 40, "critical": 60}))
+    assert machine.on_sample(sample(10, cpu=100))[0].new.label == "warning"
+    per_core = running(config(cpu={"warning": 40, "critical": 60, "per_core": True}))
+    assert per_core.on_sample(sample(10, cpu=100))[0].new.label == "critical"
+
+
+def test_slow_probes_and_error_rate() -> None:
+    """Slow answers grade response time; failures among recent probes grade error rate."""
+    cfg = config(
+        error_rate={"window": 10, "min_probes": 10, "sustain": "1s"},
+        response_time={"sustain": "1s"},
+    )
+    policy = running(cfg)
+    [slow] = policy.on_probe(ok(10, latency=2.5))
+    assert slow.message == "SLOW REQUEST: health probe took 2.50s"
+    failed = dataclasses.replace(ok(0), ok=False, status=500, error="unexpected status 500")
+    decisions = []
+    for index in range(20):
+        probe = dataclasses.replace(failed if index % 3 == 0 else ok(0), at=20 + index)
+        decisions += policy.on_probe(probe)
+    rates = [d for d in decisions if isinstance(d, LevelChanged) and d.metric == "error_rate"]
+    assert rates and rates[0].new.label == "critical"
+    restarts = [d for d in decisions if isinstance(d, Restart)]
+    assert restarts and restarts[0].reason.startswith("error_rate critical")
+
+
+def test_leak_forecast_and_predictive_restart() -> None:
+    """A steady climb is forecast, and with predictive on, restarted an hour before critical."""
+    cfg = config(trend={"every": "1m", "min_samples": 30, "min_span": "30m"})
+    policy = running(cfg)
+    trends, restarts = [], []
+    for minute in range(240):
+        # From 7 GiB at 600 MiB an hour: critical (90 % of 10 GiB) at minute ~205.
+        rss = 7 * GB + 600 * 2**20 * minute / 60
+        for decision in policy.on_sample(sample(minute * 60, rss=rss)):
+            trends += [decision] if isinstance(decision, MemoryTrend) else []
+            restarts += [(minute, decision)] if isinstance(decision, Restart) else []
+        if restarts:
+            break
+    assert trends[0].trend.mb_per_hour == pytest.approx(600, rel=0.02)
+    assert trends[0].until_critical / 3600 == pytest.approx((205 - 30) / 60, rel=0.05)
+    minute, restart = restarts[0]
+    assert restart.reason.startswith("memory forecast: critical in")
+    assert 143 <= minute <= 147  # one hour (the horizon) before minute ~205

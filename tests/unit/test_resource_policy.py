@@ -155,9 +155,11 @@ def test_slow_probes_and_error_rate() -> None:
         probe = dataclasses.replace(failed if index % 3 == 0 else ok(0), at=20 + index)
         decisions += policy.on_probe(probe)
     rates = [d for d in decisions if isinstance(d, LevelChanged) and d.metric == "error_rate"]
-    assert rates and rates[0].new.label == "critical"
+    assert rates
+    assert rates[0].new.label == "critical"
     restarts = [d for d in decisions if isinstance(d, Restart)]
-    assert restarts and restarts[0].reason.startswith("error_rate critical")
+    assert restarts
+    assert restarts[0].reason.startswith("error_rate critical")
 
 
 def test_leak_forecast_and_predictive_restart() -> None:

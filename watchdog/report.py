@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from watchdog.levels import Level
-from watchdog.observations import Sample
+from watchdog.config import HealthConfig
+from watchdog.levels import Level, LevelChanged
+from watchdog.logs import Events
+from watchdog.observations import ProbeResult, Sample
 from watchdog.resourcepolicy import MemoryTrend
 
 MEMORY = ("memory",)  # events copied to the memory file as well
+LATENCY = ("performance",)  # probe events are health results and latency samples
 LOG_LEVEL_OF = {Level.NORMAL: "info", Level.WARNING: "warning", Level.CRITICAL: "error"}
 
 
@@ -42,3 +45,50 @@ def trend_record(decision: MemoryTrend) -> dict[str, Any]:
         "fit": round(decision.trend.fit, 3),
         "points": decision.trend.points,
     }
+
+
+def report_probe(
+    emit: Events, result: ProbeResult, counted: bool, consecutive: int, health: HealthConfig
+) -> None:
+    """Every probe's outcome and latency; failures while booting only at debug level."""
+    latency = round(result.latency, 4)
+    if result.ok:
+        emit("probe_ok", category="health", also=LATENCY, status=result.status, latency=latency)
+    elif counted:
+        emit(
+            "probe_failed",
+            level="warning",
+            category="health",
+            also=LATENCY,
+            consecutive=consecutive,
+            of=health.max_failures,
+            status=result.status,
+            error=result.error,
+            latency=latency,
+        )
+    else:
+        # Still booting: refused connections are expected and do not count.
+        emit(
+            "probe_failed",
+            level="debug",
+            category="health",
+            also=LATENCY,
+            counted=False,
+            error=result.error,
+            latency=latency,
+        )
+
+
+def report_level(emit: Events, change: LevelChanged) -> None:
+    """A level transition, with the guide's greppable message; memory ones in memory too."""
+    emit(
+        "level_changed",
+        level=LOG_LEVEL_OF[change.new],
+        category="health",
+        also=MEMORY if change.metric in ("memory", "host_memory") else (),
+        metric=change.metric,
+        status=change.new.label,
+        previous=change.old.label,
+        value=round(change.value, 3),
+        message=change.message,
+    )

@@ -10,7 +10,6 @@ import signal
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from watchdog import __version__, signals
@@ -18,6 +17,7 @@ from watchdog.child import Child, SpawnError, become_subreaper, reap_all, spawn,
 from watchdog.config import Config, ConfigError
 from watchdog.levels import LevelChanged
 from watchdog.logs import Events, LogDirError, clean_logs
+from watchdog.messages import Exited, Message, Probed, Sampled, Signalled, Tick
 from watchdog.observations import ChildExit, ProbeResult, Sample
 from watchdog.policy import (
     Decision,
@@ -31,7 +31,7 @@ from watchdog.policy import (
     Restart,
 )
 from watchdog.probe import Prober
-from watchdog.report import LOG_LEVEL_OF, MEMORY, sample_record, trend_record
+from watchdog.report import MEMORY, report_level, report_probe, sample_record, trend_record
 from watchdog.resourcepolicy import DiskCritical, MemoryTrend, OverCap
 from watchdog.sampler import Sampler
 from watchdog.signals import HANDLED_SIGNALS
@@ -42,41 +42,9 @@ EXIT_OK = 0
 EXIT_INTERNAL_ERROR = 1
 EXIT_CRASH_LOOP = 3
 REAP_WAIT = 2.0
-LATENCY = ("performance",)  # probe events are health results and latency samples
 HOUSEKEEPING_INTERVAL = (
     86400.0  # after a stop, for the reaper to collect the child's status and output
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Probed:
-    generation: int
-    result: ProbeResult
-
-
-@dataclass(frozen=True, slots=True)
-class Exited:
-    generation: int
-    exit: ChildExit
-
-
-@dataclass(frozen=True, slots=True)
-class Signalled:
-    signum: int
-    at: float
-
-
-@dataclass(frozen=True, slots=True)
-class Tick:
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class Sampled:
-    sample: Sample
-
-
-Message = Probed | Exited | Signalled | Tick | Sampled
 
 
 class Supervisor:
@@ -269,36 +237,9 @@ class Supervisor:
             next_at = started + (health.startup_interval if fast else health.interval)
 
     async def _on_probe(self, result: ProbeResult) -> None:
-        counted = self.state is ChildState.RUNNING
         decisions = self._policy.on_probe(result)
-        latency = round(result.latency, 4)
-        if result.ok:
-            self._emit(
-                "probe_ok", category="health", also=LATENCY, status=result.status, latency=latency
-            )
-        elif counted:
-            self._emit(
-                "probe_failed",
-                level="warning",
-                category="health",
-                also=LATENCY,
-                consecutive=self._policy.failures,
-                of=self.config.health.max_failures,
-                status=result.status,
-                error=result.error,
-                latency=latency,
-            )
-        else:
-            # Still booting: refused connections are expected and do not count.
-            self._emit(
-                "probe_failed",
-                level="debug",
-                category="health",
-                also=LATENCY,
-                counted=False,
-                error=result.error,
-                latency=latency,
-            )
+        counted = self.state is ChildState.RUNNING
+        report_probe(self._emit, result, counted, self._policy.failures, self.config.health)
         for decision in decisions:
             await self._carry_out(decision)
 
@@ -330,19 +271,8 @@ class Supervisor:
                 )
             case RecommendationWithdrawn(reason):
                 self._emit("restart_recommendation_withdrawn", category="health", reason=reason)
-            case LevelChanged(metric, old, new, value, message):
-                memory = metric in ("memory", "host_memory")
-                self._emit(
-                    "level_changed",
-                    level=LOG_LEVEL_OF[new],
-                    category="health",
-                    also=MEMORY if memory else (),
-                    metric=metric,
-                    status=new.label,
-                    previous=old.label,
-                    value=round(value, 3),
-                    message=message,
-                )
+            case LevelChanged():
+                report_level(self._emit, decision)
             case MemoryTrend():
                 self._emit("memory_trend", category="memory", **trend_record(decision))
             case DiskCritical(path, percent):

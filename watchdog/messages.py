@@ -1,0 +1,38 @@
+"""What reaches the supervisor's one queue: facts from timers, the reaper and signals."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from watchdog.observations import ChildExit, ProbeResult, Sample
+
+
+@dataclass(frozen=True, slots=True)
+class Probed:
+    generation: int
+    result: ProbeResult
+
+
+@dataclass(frozen=True, slots=True)
+class Exited:
+    generation: int
+    exit: ChildExit
+
+
+@dataclass(frozen=True, slots=True)
+class Signalled:
+    signum: int
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Sampled:
+    sample: Sample
+
+
+Message = Probed | Exited | Signalled | Tick | Sampled

@@ -152,7 +152,11 @@ def logs(
     shown: deque[str] = deque(maxlen=256)
 
     def show(entry: dict[str, Any] | str) -> None:
-        click.echo(json.dumps(entry) if as_json and isinstance(entry, dict) else render(entry))
+        click.echo(
+            json.dumps(entry, ensure_ascii=False)
+            if as_json and isinstance(entry, dict)
+            else render(entry)
+        )
 
     for entry in read_events(files, cutoff):
         show(entry)

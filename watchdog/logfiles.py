@@ -115,6 +115,8 @@ class SafeRotatingFileHandler(ReportOnceMixin, logging.handlers.RotatingFileHand
             self.stream = self._open()
         if self._size and self._size + size > self.maxBytes and self._regular_file():
             self.doRollover()
+            if self.backupCount == 0:
+                os.truncate(self.baseFilename, 0)  # no copy is kept: start the file afresh
             self.stream = self.stream or self._open()
         self.stream.write(data)
         self._size = (self._size or 0) + size

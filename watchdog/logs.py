@@ -81,6 +81,16 @@ class _EventFormatter(logging.Formatter):
         return self._render(event)
 
 
+def utc_now() -> str:
+    """ISO-8601 UTC with microseconds always shown, so that every stamp has one width."""
+    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def _timestamp(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+    event["timestamp"] = utc_now()
+    return event
+
+
 def _json_line(event: dict[str, Any]) -> str:
     ordered = {key: event.pop(key) for key in FIRST_KEYS if key in event}
     ordered.update(event)
@@ -133,8 +143,12 @@ class Events:
         main_file: SafeRotatingFileHandler,
         console: SafeStreamHandler,
         level: int,
+        *,
+        file_format: str = "json",
     ) -> None:
         self._logger = logger
+        self._app_name = app_name
+        self._logfmt = file_format == "logfmt"
         self._app = json.dumps(app_name)
         self._main_file = main_file
         self._console = console
@@ -157,15 +171,31 @@ class Events:
         """
         if self._level > logging.INFO or not lines:
             return
-        timestamp = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+        timestamp = utc_now()
         prefix = (
             f'{{"timestamp": "{timestamp}", "level": "info", "event": "child_output", '
             f'"category": "main", "app": {self._app}, "stream": "{stream}", '
             f'"generation": {generation}, "line": '
         )
-        self._main_file.write_lines(
-            [prefix + json.dumps(line, ensure_ascii=False) + "}" for line in lines]
-        )
+        if self._logfmt:
+            rendered = [
+                _logfmt_line(
+                    {
+                        "timestamp": timestamp,
+                        "level": "info",
+                        "event": "child_output",
+                        "category": "main",
+                        "app": self._app_name,
+                        "stream": stream,
+                        "generation": generation,
+                        "line": line,
+                    }
+                )
+                for line in lines
+            ]
+        else:
+            rendered = [prefix + json.dumps(line, ensure_ascii=False) + "}" for line in lines]
+        self._main_file.write_lines(rendered)
         self._console.write_lines([f"{stream}| {line}" for line in lines])
 
 
@@ -206,7 +236,7 @@ def open_events(config: Config, console: TextIO | None = None) -> Events:
         processors=[
             structlog.stdlib.filter_by_level,
             structlog.stdlib.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            _timestamp,
             structlog.processors.format_exc_info,
             structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
         ],
@@ -218,4 +248,5 @@ def open_events(config: Config, console: TextIO | None = None) -> Events:
         file_handlers[0],
         console_handler,
         std_logger.getEffectiveLevel(),
+        file_format=settings.format,
     )

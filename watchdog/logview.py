@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from watchdog.logs import CATEGORIES, log_file_name
 
@@ -45,7 +46,11 @@ def read_events(files: list[Path], since: float | None = None) -> list[dict[str,
     for path in files:
         try:
             # Only regular files: a log path pointing at a device would never end.
-            lines = path.read_text("utf-8", "replace").splitlines() if path.is_file() else []
+            text = path.read_text("utf-8", "replace") if path.is_file() else ""
+            # Only "\n" ends a line: JSON keeps U+2028, U+2029 and U+0085 raw.
+            lines = text.split("\n")
+            if lines[-1] == "":
+                lines.pop()
         except OSError:
             continue
         for line in lines:
@@ -73,7 +78,7 @@ def render(entry: dict[str, Any] | str) -> str:
     """One event as a short line: time, level, event, then key=value fields."""
     if isinstance(entry, str):
         return entry
-    when = str(entry.get("timestamp", "")).replace("T", " ")[:23]
+    when = _when(entry.get("timestamp", ""))
     level = str(entry.get("level", "")).upper()
     if entry.get("event") == "child_output":
         return f"{when} {level:<8} [{entry.get('stream')}] {entry.get('line', '')}"
@@ -81,6 +86,14 @@ def render(entry: dict[str, Any] | str) -> str:
         f"{key}={_value(value)}" for key, value in entry.items() if key not in SHOWN_FIRST
     )
     return f"{when} {level:<8} {entry.get('event')} {fields}".rstrip()
+
+
+def _when(value: object) -> str:
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value).replace("T", " ")[:23]
+    return f"{moment:%Y-%m-%d %H:%M:%S}.{moment.microsecond // 1000:03d}"
 
 
 def _value(value: object) -> str:
@@ -104,35 +117,54 @@ def follow(
 
 
 class _Follower:
-    """Like `tail -F`: the path, not the open file; a new file after rotation is read whole."""
+    """Like `tail -F`: follows the path, and drains the old file before reading a new one."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._file: BinaryIO | None = None
         self._identity: tuple[int, int] | None = None
-        self._offset = 0
         self._partial = b""
-        self._identity, self._offset = self._stat()
+        self._open(at_end=True)
 
-    def _stat(self) -> tuple[tuple[int, int] | None, int]:
+    def _open(self, at_end: bool) -> bool:
+        if not self.path.is_file():  # opening a FIFO would block; a device would never end
+            return False
+        try:
+            handle = open(self.path, "rb")  # noqa: SIM115 - kept open across polls
+        except OSError:
+            return False
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode):  # replaced between the check and the open
+            handle.close()
+            return False
+        if at_end:
+            handle.seek(0, os.SEEK_END)
+        self._file, self._identity = handle, (info.st_dev, info.st_ino)
+        return True
+
+    def _read(self) -> bytes:
+        try:
+            return self._file.read() if self._file is not None else b""
+        except OSError:
+            return b""
+
+    def new_lines(self) -> Iterator[str]:
+        data = self._read()  # what the open file got, even if it was moved meanwhile
         try:
             info = os.stat(self.path)
         except OSError:
-            return None, 0
-        return (info.st_dev, info.st_ino), info.st_size
-
-    def new_lines(self) -> Iterator[str]:
-        identity, size = self._stat()
-        if identity is None or not self.path.is_file():
-            return
-        if identity != self._identity or size < self._offset:
-            self._identity, self._offset, self._partial = identity, 0, b""
-        try:
-            with open(self.path, "rb") as handle:
-                handle.seek(self._offset)
-                data = handle.read()
-        except OSError:
-            return
-        self._offset += len(data)
+            info = None
+        if self._file is not None and info is not None:
+            if (info.st_dev, info.st_ino) != self._identity:
+                self._file.close()
+                self._file = None
+            elif info.st_size < self._file.tell():  # truncated in place
+                self._file.seek(0)
+                data, self._partial = self._read(), b""
+        if self._file is None and info is not None and self._open(at_end=False):
+            if self._partial:
+                data += b"\n"  # a half line left in the old file ends there
+            data += self._read()
         *lines, self._partial = (self._partial + data).split(b"\n")
         for line in lines:
             yield line.decode("utf-8", "replace")

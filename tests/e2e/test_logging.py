@@ -71,6 +71,8 @@ def test_output_flood_is_kept_whole_and_rotated(run_watchdog) -> None:
         free_port(),
         ["--flood-mb", "20"],
         logging={"max_bytes": "4MB", "backup_count": 30, "level": "info"},
+        # Probe pace with room for a loaded CI machine: this test is about the logs.
+        health={"interval": "1s", "timeout": "900ms"},
     )
     watchdog = run_watchdog(config)
     [done] = watchdog.wait_for("child_output", timeout=60, stream="stderr")

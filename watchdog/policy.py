@@ -183,8 +183,11 @@ class Policy:
         """Grade a resource sample; a critical state that lasts becomes a throttled restart."""
         if self.resources is None:
             return []
-        counting = self.started_at is not None and self.healthy_since is not None
-        found = self.resources.on_sample(sample, counting, has_child=self.started_at is not None)
+        # A sample taken before the current child started measured the old tree (queued
+        # while it was being stopped): it must not count against the new child.
+        has_child = self.started_at is not None and sample.at >= self.started_at
+        counting = has_child and self.healthy_since is not None
+        found = self.resources.on_sample(sample, counting, has_child=has_child)
         decisions = self._resolve(found, sample.at)
         trend = next((item for item in found if isinstance(item, MemoryTrend)), None)
         if self.restart.predictive and trend is not None and self.started_at is not None:

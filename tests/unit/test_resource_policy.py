@@ -180,3 +180,12 @@ def test_leak_forecast_and_predictive_restart() -> None:
     minute, restart = restarts[0]
     assert restart.reason.startswith("memory forecast: critical in")
     assert 143 <= minute <= 147  # one hour (the horizon) before minute ~205
+
+
+def test_sample_of_the_old_tree_does_not_count_for_the_new_child() -> None:
+    """A sample taken before the new child started (queued during the stop) is not its."""
+    policy = running(config(memory={"max_rss": "2GB"}))
+    policy.child_started(100)
+    decisions = policy.on_sample(sample(99.5, rss=3 * GB))
+    assert not any(isinstance(d, OverCap) for d in decisions)
+    assert any(isinstance(d, OverCap) for d in policy.on_sample(sample(101, rss=3 * GB)))

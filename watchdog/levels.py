@@ -92,7 +92,8 @@ class MetricLevel:
         lasted = now - self.critical_since
         if self.sustain is not None and lasted >= self.sustain and not self._tripped:
             self._tripped = True
-            reason = f"{self.metric} critical for {lasted:.0f}s: {self._describe(level, value)}"
+            shown = f"{lasted:.0f}s" if lasted >= 10 else f"{lasted:.1f}s"
+            reason = f"{self.metric} critical for {shown}: {self._describe(level, value)}"
             decisions.append(SustainedCritical(self.metric, value, reason))
         return decisions
 

@@ -208,9 +208,11 @@ class Policy:
                     decisions += self._restart_due(item.reason, now)
             elif isinstance(item, OverCap):
                 # Not throttled: a leak past a hard cap is a death foretold, handled like
-                # the crash it would become (backoff, crash loop), only gentler.
-                self.started_at = None
-                decisions.append(item)
+                # the crash it would become (backoff, crash loop), only gentler. Unless
+                # this very sample already restarted the child: the new one is not over.
+                if self.started_at is not None:
+                    self.started_at = None
+                    decisions.append(item)
             else:
                 decisions.append(item)
         return decisions

@@ -119,7 +119,7 @@ class ResourceRules:
         decisions += self.memory.observe(sample.memory_percent, now, counting)
         decisions += self.cpu.observe(sample.cpu_percent(self.config.cpu.per_core), now, counting)
         if max_rss is not None and sample.tree_rss >= max_rss:
-            shown = f"{format_size_short(sample.tree_rss)} >= max_rss {format_size(max_rss)}"
+            shown = f"{format_size_short(sample.tree_rss)} >= max_rss {format_size_short(max_rss)}"
             return [*decisions, OverCap(f"memory over its cap: {shown}")]
         if counting:
             decisions += self._forecast(sample)
@@ -169,4 +169,9 @@ class ResourceRules:
 
 
 def format_size_short(size: int) -> str:
-    return f"{size / 2**20:.1f}MB"
+    """Sizes in a reason, as a person reads them: 150MB, 1.5GB, 153.2MB."""
+    exact = format_size(size)
+    if not exact[:-1].isdigit() or size < 2**20:  # a whole unit already (150MB), or tiny
+        return exact
+    megabytes = size / 2**20
+    return f"{megabytes / 1024:.1f}GB" if megabytes >= 1024 else f"{megabytes:.1f}MB"

@@ -2,12 +2,15 @@
 
 Flags pick the fault: hang (alive, not answering), crash, crash at boot, ignore SIGTERM,
 never become ready, fork grandchildren (one in the group, one that left it with setsid,
-one double-forked orphan), and print awkward output.
+one double-forked orphan), and print awkward output. Resource faults: leak memory at a
+steady pace, keep a CPU core busy, answer slowly, answer 500 every Nth time, and hold
+memory in a tree of worker processes.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import signal
 import subprocess
@@ -24,6 +27,23 @@ ORPHAN = (
     "with open(sys.argv[1], 'a') as f:\n    f.write(f'{os.getpid()}\\n')\n"
     "time.sleep(600)\n"
 )
+# Helpers of the resource faults. Each ends once its parent is gone (it is re-parented to
+# the watchdog, the subreaper), so a stopped app never leaves a busy or fat process behind.
+SPINNER = (
+    "import os\n"
+    "parent = os.getppid()\n"
+    "while os.getppid() == parent:\n"
+    "    for _ in range(100_000):\n"
+    "        pass\n"
+)
+WORKER = (
+    "import os, sys, time\n"
+    "parent = os.getppid()\n"
+    "held = b'\\x01' * int(float(sys.argv[1]) * 2**20)  # bytes * n writes every page\n"
+    "while os.getppid() == parent:\n"
+    "    time.sleep(0.1)\n"
+)
+LEAK_STEPS_PER_SECOND = 10
 
 
 def parse_args() -> argparse.Namespace:
@@ -36,6 +56,19 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--grandchildren", metavar="PID_FILE")
     parser.add_argument("--noisy-output", action="store_true")
     parser.add_argument("--flood-mb", type=float, help="print this many MB of lines at once")
+    parser.add_argument(
+        "--leak-mb-per-s", type=float, help="allocate and touch this many MB a second, forever"
+    )
+    parser.add_argument("--spin", action="store_true", help="a child process burns one core")
+    parser.add_argument("--slow", type=float, default=0.0, help="seconds before each answer")
+    parser.add_argument("--fail-every", type=int, help="every Nth answer is a 500")
+    parser.add_argument(
+        "--tree-workers", type=int, default=0, help="child processes that hold memory"
+    )
+    parser.add_argument("--worker-mb", type=float, default=20.0, help="MB each tree worker holds")
+    parser.add_argument(
+        "--pids-file", help="append the pids of the --spin and --tree-workers processes here"
+    )
     return parser.parse_args()
 
 
@@ -69,6 +102,44 @@ def flood(megabytes: float) -> None:
     print(f"flood-done {lines} lines in {took:.3f}s", file=sys.stderr, flush=True)
 
 
+def leak(megabytes_per_second: float) -> None:
+    """Every tenth of a second another tenth of the rate, kept forever; paced by the clock."""
+    step = int(megabytes_per_second * 2**20 / LEAK_STEPS_PER_SECOND)
+    kept: list[bytes] = []
+    started = time.monotonic()
+    for number in itertools.count(1):
+        kept.append(b"\x01" * step)  # written, not just reserved: it counts in the RSS
+        time.sleep(max(0.0, started + number / LEAK_STEPS_PER_SECOND - time.monotonic()))
+
+
+def spawn_helpers(args: argparse.Namespace) -> None:
+    """The --spin process and the --tree-workers, their pids appended to --pids-file."""
+    helpers = [
+        subprocess.Popen([sys.executable, "-c", WORKER, str(args.worker_mb)])
+        for _ in range(args.tree_workers)
+    ]
+    if args.spin:
+        helpers.append(subprocess.Popen([sys.executable, "-c", SPINNER]))
+    if args.pids_file and helpers:
+        with open(args.pids_file, "a") as handle:
+            handle.writelines(f"{helper.pid}\n" for helper in helpers)
+
+
+class Answers:
+    """Counts /health answers across the server's threads, for --fail-every."""
+
+    def __init__(self, fail_every: int | None) -> None:
+        self._fail_every = fail_every
+        self._count = 0
+        self._lock = threading.Lock()
+
+    def next_status(self) -> int:
+        with self._lock:
+            self._count += 1
+            failing = self._fail_every and self._count % self._fail_every == 0
+        return 500 if failing else 200
+
+
 def main() -> None:
     args = parse_args()
     if args.ignore_term:
@@ -83,12 +154,17 @@ def main() -> None:
         print("fault_app: crashing at boot", file=sys.stderr, flush=True)
         sys.exit(7)
     time.sleep(args.boot_delay)
+    spawn_helpers(args)
+    if args.leak_mb_per_s:
+        threading.Thread(target=leak, args=(args.leak_mb_per_s,), daemon=True).start()
+    answers = Answers(args.fail_every)
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             if args.hang_after is not None and time.monotonic() - STARTED >= args.hang_after:
                 time.sleep(600)
-            self.send_response(200)
+            time.sleep(args.slow)
+            self.send_response(answers.next_status())
             self.send_header("Content-Length", "2")
             self.end_headers()
             self.wfile.write(b"ok")

@@ -189,3 +189,20 @@ def test_sample_of_the_old_tree_does_not_count_for_the_new_child() -> None:
     decisions = policy.on_sample(sample(99.5, rss=3 * GB))
     assert not any(isinstance(d, OverCap) for d in decisions)
     assert any(isinstance(d, OverCap) for d in policy.on_sample(sample(101, rss=3 * GB)))
+
+
+def test_one_sample_never_restarts_and_then_kills_the_new_child() -> None:
+    """A sample that trips the sustain rule and the cap at once stops the child only once."""
+    raw = {
+        "app": {"command": ["x"]},
+        "restart": {"min_interval": "100ms"},
+        "resources": {"memory": {"sustain": "10s", "max_rss": "9.6GB"}},
+    }
+    cfg = parse(raw, Path("/tmp"))
+    policy = running(cfg)
+    policy.on_sample(sample(10, rss=0.95 * LIMIT))
+    decisions = policy.on_sample(sample(20, rss=0.97 * LIMIT))
+    stops = [d for d in decisions if isinstance(d, Restart | OverCap)]
+    assert len(stops) == 1
+    assert isinstance(stops[0], Restart)
+    assert stops[0].reason.startswith("memory critical for 10s")

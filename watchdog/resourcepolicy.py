@@ -170,8 +170,7 @@ class ResourceRules:
 
 def format_size_short(size: int) -> str:
     """Sizes in a reason, as a person reads them: 150MB, 1.5GB, 153.2MB."""
-    exact = format_size(size)
-    if not exact[:-1].isdigit() or size < 2**20:  # a whole unit already (150MB), or tiny
-        return exact
-    megabytes = size / 2**20
-    return f"{megabytes / 1024:.1f}GB" if megabytes >= 1024 else f"{megabytes:.1f}MB"
+    if size < 2**20:
+        return format_size(size)
+    amount, unit = (size / 2**30, "GB") if size >= 2**30 else (size / 2**20, "MB")
+    return f"{amount:.1f}".removesuffix(".0") + unit

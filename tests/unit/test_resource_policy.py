@@ -11,7 +11,7 @@ from watchdog.config import parse
 from watchdog.levels import LevelChanged
 from watchdog.observations import DiskUsage, ProbeResult, Sample
 from watchdog.policy import Policy, RecommendRestart, Restart
-from watchdog.resourcepolicy import DiskCritical, MemoryTrend, OverCap
+from watchdog.resourcepolicy import DiskCritical, MemoryTrend, OverCap, format_size_short
 
 GB = 2**30
 LIMIT = 10 * GB
@@ -206,3 +206,18 @@ def test_one_sample_never_restarts_and_then_kills_the_new_child() -> None:
     assert len(stops) == 1
     assert isinstance(stops[0], Restart)
     assert stops[0].reason.startswith("memory critical for 10s")
+
+
+@pytest.mark.parametrize(
+    ("size", "shown"),
+    [
+        (150 * 2**20, "150MB"),
+        (154024 * 1024, "150.4MB"),
+        (int(9.6 * GB), "9.6GB"),
+        (2 * GB, "2GB"),
+        (1000, "1000B"),
+    ],
+)
+def test_sizes_in_reasons_read_as_mb_or_gb(size: int, shown: str) -> None:
+    """A size in a restart reason is in MB or GB with one decimal, whatever its bytes."""
+    assert format_size_short(size) == shown

@@ -267,3 +267,26 @@ def test_tree_is_summed(run_watchdog, tmp_path: Path) -> None:
         assert abs(sample["rss_mb"] - expected) <= 0.1 * expected, (sample["rss_mb"], expected)
         assert sample["rss_mb"] >= 3 * 20
     assert watchdog.events("restart_triggered") == []
+
+
+def test_disk_critical_cleans_old_logs_and_never_restarts(run_watchdog) -> None:
+    """A disk over its critical mark is reported, log clean-up runs, the child stays."""
+    usage = psutil.disk_usage("/").percent
+    # Thresholds below today's real usage make this disk critical without filling it.
+    disk = {"paths": ["/"], "warning": usage / 4, "critical": usage / 2}
+    watchdog = run_watchdog(
+        fast_config(free_port(), [], resources={"interval": "100ms", "disk": disk})
+    )
+    [healthy] = watchdog.wait_for("child_healthy")
+    [critical] = watchdog.wait_for("disk_critical", timeout=10)
+    assert critical["path"] == "/"
+    assert critical["level"] == "error"
+    [change] = watchdog.wait_for("level_changed", metric="disk:/", status="critical")
+    assert change["message"].startswith("High disk usage on / detected: ")
+    events = [e["event"] for e in watchdog.events()]
+    after = events[events.index("disk_critical") + 1]
+    assert after == "logs_cleaned"  # the clean-up ran at once, not at the daily round
+    watchdog.wait_for("resource_sample", count=10)
+    assert watchdog.events("disk_critical") == [critical]  # once per transition
+    assert watchdog.events("restart_triggered") == []
+    assert watchdog.events("child_started")[-1]["pid"] == healthy["pid"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 
 import psutil
@@ -271,3 +272,30 @@ def test_child_dies_with_a_killed_watchdog(run_watchdog) -> None:
         ),
         timeout=5,
     )
+
+
+def test_sigterm_during_a_restart_starts_nothing_new(run_watchdog) -> None:
+    """A stop request that arrives while a restart is stopping the child ends it there."""
+    config = fast_config(free_port(), ["--ignore-term"], app={"stop_timeout": "1s"})
+    watchdog = run_watchdog(config)
+    watchdog.wait_for("child_healthy")
+    watchdog.send(signal.SIGUSR1)
+    watchdog.wait_for("child_stopping")
+    watchdog.send(signal.SIGTERM)
+    assert watchdog.wait_exit() == 0
+    assert len(watchdog.events("child_started")) == 1
+
+
+def test_a_burst_of_sigusr1_restarts_once(run_watchdog) -> None:
+    """Restart requests sent before the new child started are served by that one restart."""
+    # The child ignores SIGTERM, so the restart takes stop_timeout (1s): requests spaced
+    # well apart all arrive, one by one, while it is under way.
+    config = fast_config(free_port(), ["--ignore-term"], app={"stop_timeout": "1s"})
+    watchdog = run_watchdog(config)
+    watchdog.wait_for("child_healthy")
+    for _ in range(5):
+        watchdog.send(signal.SIGUSR1)
+        time.sleep(0.1)
+    watchdog.wait_for("child_healthy", count=2)
+    watchdog.wait_for("probe_ok", count=len(watchdog.events("probe_ok")) + 3)
+    assert len(watchdog.events("restart_triggered")) == 1

@@ -61,7 +61,7 @@ class Sampler:
     def __init__(
         self, disk_paths: Iterable[Path], clock: Callable[[], float] = time.monotonic
     ) -> None:
-        self._disk_paths = tuple(disk_paths)
+        self.disk_paths = tuple(disk_paths)
         self._clock = clock
         # pid -> (create_time, cpu seconds) from the last sample, to turn totals into rates.
         self._cpu_seen: dict[int, tuple[float, float]] = {}
@@ -105,7 +105,7 @@ class Sampler:
             memory_limit_source=source,
             host_memory=_host_memory_percent(limit, source),
             host_cpu=psutil.cpu_percent(interval=None),
-            disks=tuple(_disks(self._disk_paths)),
+            disks=tuple(_disks(self.disk_paths)),
         )
 
     def _cpu_since_last(self, pid: int, created: float, used: float, wall: float) -> float:

@@ -75,6 +75,7 @@ class Supervisor:
         self._down_since: float | None = None
         self._exit_code: int | None = None
         self._stop_requested = False
+        self._history_failing = False
 
     @property
     def state(self) -> ChildState:
@@ -162,6 +163,8 @@ class Supervisor:
         sampler = Sampler(self.config.resources.disk.paths, self._clock)
         while True:
             await asyncio.sleep(self.config.resources.interval)
+            if sampler.disk_paths != self.config.resources.disk.paths:  # reloaded
+                sampler = Sampler(self.config.resources.disk.paths, self._clock)
             self._queue.put_nowait(Sampled(sampler.sample()))
 
     async def _on_sample(self, sample: Sample) -> None:
@@ -172,7 +175,11 @@ class Supervisor:
             path = history_path(self.config.logging.dir, self.config.app.name)
             write_json_atomic(path, {"samples": list(self._history)})
         except OSError as exc:
-            self._emit("history_write_failed", level="warning", error=str(exc))
+            if not self._history_failing:  # once, not every sample
+                self._emit("history_write_failed", level="warning", error=str(exc))
+            self._history_failing = True
+        else:
+            self._history_failing = False
         for decision in self._policy.on_sample(sample):
             await self._carry_out(decision)
 

@@ -31,7 +31,11 @@ def say(message: str) -> None:
 
 
 def _open_private(path: str, flags: int) -> int:
-    return os.open(path, flags, LOG_FILE_MODE)
+    # O_NONBLOCK only for the open itself: a FIFO left where a log file belongs would
+    # otherwise block the open (and the watchdog) until some reader appears.
+    fd = os.open(path, flags | os.O_NONBLOCK, LOG_FILE_MODE)
+    os.set_blocking(fd, True)
+    return fd
 
 
 class ReportOnceMixin(logging.StreamHandler):  # type: ignore[type-arg]

@@ -10,7 +10,7 @@ from collections import deque
 from dataclasses import dataclass
 
 from watchdog.config import HealthConfig, RestartConfig
-from watchdog.levels import LevelChanged, SustainedCritical
+from watchdog.levels import Level, LevelChanged, SustainedCritical
 from watchdog.observations import ChildExit, ProbeResult, Sample
 from watchdog.resourceconfig import ResourcesConfig
 from watchdog.resourcepolicy import (
@@ -21,6 +21,9 @@ from watchdog.resourcepolicy import (
     ResourceRules,
 )
 from watchdog.units import format_duration
+
+PROBES = "probes"
+FORECAST = "forecast"
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +46,7 @@ class RecommendRestart:
 
     reason: str
     at: float
+    source: str = PROBES  # what must recover to withdraw it: the probes, or one metric
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,15 +193,18 @@ class Policy:
         counting = has_child and self.healthy_since is not None
         found = self.resources.on_sample(sample, counting, has_child=has_child)
         decisions = self._resolve(found, sample.at)
-        trend = next((item for item in found if isinstance(item, MemoryTrend)), None)
-        if self.restart.predictive and trend is not None and self.started_at is not None:
-            eta = trend.until_critical
-            if eta is not None and eta <= self.restart.predictive_horizon:
+        forecast_made = self.resources.trend_at == sample.at
+        if self.restart.predictive and self.started_at is not None and forecast_made:
+            trend = next((item for item in found if isinstance(item, MemoryTrend)), None)
+            eta = trend.until_critical if trend else None
+            if trend is not None and eta is not None and eta <= self.restart.predictive_horizon:
                 reason = (
                     f"memory forecast: critical in {format_duration(round(eta))}"
                     f" at {trend.trend.mb_per_hour:.1f} MB/hour"
                 )
-                decisions += self._restart_due(reason, sample.at)
+                decisions += self._restart_due(reason, sample.at, FORECAST)
+            else:
+                decisions += self._withdraw(FORECAST)
         return decisions
 
     def _resolve(self, found: list[ResourceDecision], now: float) -> list[Decision]:
@@ -205,7 +212,7 @@ class Policy:
         for item in found:
             if isinstance(item, SustainedCritical):
                 if self.started_at is not None:
-                    decisions += self._restart_due(item.reason, now)
+                    decisions += self._restart_due(item.reason, now, item.metric)
             elif isinstance(item, OverCap):
                 # Not throttled: a leak past a hard cap is a death foretold, handled like
                 # the crash it would become (backoff, crash loop), only gentler. Unless
@@ -214,6 +221,8 @@ class Policy:
                     self.started_at = None
                     decisions.append(item)
             else:
+                if isinstance(item, LevelChanged) and item.new is not Level.CRITICAL:
+                    decisions += self._withdraw(item.metric)
                 decisions.append(item)
         return decisions
 
@@ -234,8 +243,9 @@ class Policy:
             return [Healthy(startup=probe.at - self.started_at)]
         if probe.ok:
             self.failures = 0
-            withdrawn, self.pending = self.pending, None
-            return [RecommendationWithdrawn(withdrawn.reason)] if withdrawn else []
+            # Only a recommendation made by the probes is undone by a good probe: an app
+            # short of memory or CPU still answers.
+            return self._withdraw(PROBES)
         self.failures += 1
         if self.failures < self.health.max_failures:
             return []
@@ -273,14 +283,21 @@ class Policy:
             return None
         return self.started_at + self.health.startup_timeout
 
-    def _restart_due(self, reason: str, now: float) -> list[Decision]:
+    def _restart_due(self, reason: str, now: float, source: str = PROBES) -> list[Decision]:
         allowed_at = self.throttle.allowed_at()
         if now >= allowed_at:
             return [self._restart_now(reason, now)]
         if self.pending is None:
-            self.pending = RecommendRestart(reason, allowed_at)
+            self.pending = RecommendRestart(reason, allowed_at, source)
             return [self.pending]
         return []
+
+    def _withdraw(self, source: str) -> list[Decision]:
+        """The failure behind a throttled restart from `source` has cleared."""
+        if self.pending is None or self.pending.source != source:
+            return []
+        withdrawn, self.pending = self.pending, None
+        return [RecommendationWithdrawn(withdrawn.reason)]
 
     def _restart_now(self, reason: str, now: float) -> Restart:
         self.throttle.record(now)

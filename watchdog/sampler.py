@@ -19,7 +19,7 @@ def memory_limit() -> tuple[int, str]:
     """Bytes the child may use and where that figure comes from (cgroup v2, else host)."""
     host = psutil.virtual_memory().total
     limit = cgroup_memory_max() or _cgroup_v1_limit()
-    if limit is not None and limit[0] < host:
+    if limit is not None and 0 < limit[0] < host:
         return limit
     return host, "host"
 
@@ -81,12 +81,15 @@ class Sampler:
                     created = process.create_time()
                     times = process.cpu_times()
                     used = times.user + times.system
-                    rss += process.memory_info().rss
-                    threads += process.num_threads()
-                    fds += process.num_fds()
+                    its_rss = process.memory_info().rss
+                    its_threads = process.num_threads()
+                    its_fds = _fd_count(process)
             except psutil.Error:
-                continue  # ended between listing and reading
+                continue  # ended between listing and reading: count none of it
             procs += 1
+            rss += its_rss
+            threads += its_threads
+            fds += its_fds
             seen[process.pid] = (created, used)
             cpu_seconds += self._cpu_since_last(process.pid, created, used, wall)
         self._cpu_seen = seen
@@ -100,7 +103,7 @@ class Sampler:
             tree_cpu=100.0 * cpu_seconds / elapsed if elapsed > 0 else 0.0,
             threads=threads,
             fds=fds,
-            cpus=psutil.cpu_count() or 1,
+            cpus=_usable_cpus(),
             memory_limit=limit,
             memory_limit_source=source,
             host_memory=_host_memory_percent(limit, source),
@@ -117,6 +120,23 @@ class Sampler:
         return used if last_wall is not None and created >= last_wall - 1.0 else 0.0
 
 
+def _usable_cpus() -> int:
+    """The CPUs this process may run on (affinity), which is what its children get too."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):
+        return psutil.cpu_count() or 1
+
+
+def _fd_count(process: psutil.Process) -> int:
+    # A non-dumpable process (e.g. a binary with file capabilities) hides its fds from a
+    # watchdog that is not root; it still counts for memory, CPU and the process count.
+    try:
+        return process.num_fds()
+    except psutil.AccessDenied:
+        return 0
+
+
 def _descendants() -> list[psutil.Process]:
     try:
         return psutil.Process().children(recursive=True)
@@ -128,7 +148,7 @@ def _host_memory_percent(limit: int, source: str) -> float:
     if source != "host":
         with contextlib.suppress(OSError, ValueError):
             current = int((CGROUP_ROOT / "memory.current").read_text())
-            return 100.0 * current / limit
+            return 100.0 * current / limit if limit > 0 else 0.0
     return psutil.virtual_memory().percent
 
 

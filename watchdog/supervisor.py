@@ -76,6 +76,7 @@ class Supervisor:
         self._exit_code: int | None = None
         self._stop_requested = False
         self._history_failing = False
+        self._sample_failing = False
 
     @property
     def state(self) -> ChildState:
@@ -163,9 +164,16 @@ class Supervisor:
         sampler = Sampler(self.config.resources.disk.paths, self._clock)
         while True:
             await asyncio.sleep(self.config.resources.interval)
-            if sampler.disk_paths != self.config.resources.disk.paths:  # reloaded
-                sampler = Sampler(self.config.resources.disk.paths, self._clock)
-            self._queue.put_nowait(Sampled(sampler.sample()))
+            sampler.disk_paths = tuple(self.config.resources.disk.paths)  # a reload may change them
+            try:
+                sample = sampler.sample()
+            except Exception as exc:  # noqa: BLE001 - a bad sample must not end sampling
+                if not self._sample_failing:
+                    self._emit("sample_failed", level="error", error=repr(exc))
+                self._sample_failing = True
+                continue
+            self._sample_failing = False
+            self._queue.put_nowait(Sampled(sample))
 
     async def _on_sample(self, sample: Sample) -> None:
         record = sample_record(sample, self.config.resources.cpu.per_core)
@@ -202,6 +210,8 @@ class Supervisor:
     # -- the child's story ---------------------------------------------------------------
 
     async def _start_child(self) -> None:
+        if self._stop_requested:
+            return  # a SIGTERM arrived meanwhile (a stop, a crash's clean-up): start nothing
         self._generation += 1
         now = self._clock()
         self._lifecycle.fire(Trigger.SPAWN)
@@ -311,8 +321,6 @@ class Supervisor:
         assert self._child is not None
         self._emit("restart_triggered", level="warning", reason=reason, pid=self._child.pid)
         await self._stop_child()
-        if self._stop_requested:
-            return  # a SIGTERM arrived during the stop: do not start what is about to go
         await self._start_child()
 
     async def _stop_child(self) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -267,3 +268,13 @@ def test_a_failing_event_never_raises(tmp_path: Path, capfd: pytest.CaptureFixtu
     assert "watchdog: could not log odd" in capfd.readouterr().err
     events("fine")
     assert names_in(tmp_path / "logs" / "t.log") == ["fine"]
+
+
+def test_a_fifo_where_a_log_file_belongs_fails_at_once(tmp_path: Path) -> None:
+    """A FIFO with no reader is a clear LogDirError, not an open that blocks forever."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    os.mkfifo(logs / "t_memory.log")
+    with pytest.raises(LogDirError, match=r"cannot open .*t_memory\.log \(") as info:
+        open_events(make_config(tmp_path), io.StringIO())
+    assert "No such device or address" in str(info.value)

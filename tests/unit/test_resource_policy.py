@@ -10,7 +10,7 @@ import pytest
 from watchdog.config import parse
 from watchdog.levels import LevelChanged
 from watchdog.observations import DiskUsage, ProbeResult, Sample
-from watchdog.policy import Policy, RecommendRestart, Restart
+from watchdog.policy import Policy, RecommendationWithdrawn, RecommendRestart, Restart
 from watchdog.resourcepolicy import DiskCritical, MemoryTrend, OverCap, format_size_short
 
 GB = 2**30
@@ -69,8 +69,8 @@ def test_memory_critical_for_sustain_restarts() -> None:
     assert restart.reason.startswith("memory critical for 60s")
 
 
-def test_sustained_restart_obeys_the_throttle() -> None:
-    """A lasting critical state within min_interval of a restart is only recommended."""
+def memory_critical_while_throttled() -> tuple[Policy, RecommendRestart]:
+    """An operator restart at 5, then memory critical for the sustain: only recommended."""
     policy = running()
     policy.restart_requested("operator", 5)
     policy.child_started(6)
@@ -78,6 +78,12 @@ def test_sustained_restart_obeys_the_throttle() -> None:
     policy.on_sample(sample(10, rss=0.95 * LIMIT))
     [recommended] = policy.on_sample(sample(70, rss=0.95 * LIMIT))
     assert isinstance(recommended, RecommendRestart)
+    return policy, recommended
+
+
+def test_sustained_restart_obeys_the_throttle() -> None:
+    """A lasting critical state within min_interval of a restart is only recommended."""
+    _, recommended = memory_critical_while_throttled()
     assert recommended.at == 305
 
 
@@ -221,3 +227,20 @@ def test_one_sample_never_restarts_and_then_kills_the_new_child() -> None:
 def test_sizes_in_reasons_read_as_mb_or_gb(size: int, shown: str) -> None:
     """A size in a restart reason is in MB or GB with one decimal, whatever its bytes."""
     assert format_size_short(size) == shown
+
+
+def test_throttled_memory_restart_survives_good_probes() -> None:
+    """An app short of memory still answers: its probes do not cancel the restart."""
+    policy, _ = memory_critical_while_throttled()
+    assert policy.on_probe(ok(75)) == []
+    [restart] = policy.on_tick(305)
+    assert isinstance(restart, Restart)
+    assert restart.reason.startswith("memory critical")
+
+
+def test_throttled_memory_restart_withdrawn_when_memory_recovers() -> None:
+    """The recommendation goes when memory itself leaves critical."""
+    policy, _ = memory_critical_while_throttled()
+    decisions = policy.on_sample(sample(80, rss=0.5 * LIMIT))
+    assert any(isinstance(d, RecommendationWithdrawn) for d in decisions)
+    assert policy.on_tick(305) == []

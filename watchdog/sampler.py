@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import time
 from collections.abc import Callable, Iterable
@@ -10,49 +9,8 @@ from pathlib import Path
 
 import psutil
 
+from watchdog.cgroup import MemoryLimit, memory_limit, usage_percent
 from watchdog.observations import DiskUsage, Sample
-
-CGROUP_ROOT = Path("/sys/fs/cgroup")
-
-
-def memory_limit() -> tuple[int, str]:
-    """Bytes the child may use and where that figure comes from (cgroup v2, else host)."""
-    host = psutil.virtual_memory().total
-    limit = cgroup_memory_max() or _cgroup_v1_limit()
-    if limit is not None and 0 < limit[0] < host:
-        return limit
-    return host, "host"
-
-
-def _cgroup_v1_limit() -> tuple[int, str] | None:
-    # A container sees its own v1 memory cgroup at the mount's root; "no limit" reads as
-    # a number near 2**63, which the comparison with the host's total filters out.
-    with contextlib.suppress(OSError, ValueError):
-        text = (CGROUP_ROOT / "memory" / "memory.limit_in_bytes").read_text()
-        return int(text), "cgroup v1 memory.limit_in_bytes"
-    return None
-
-
-def cgroup_memory_max(root: Path = CGROUP_ROOT) -> tuple[int, str] | None:
-    """The tightest memory.max on our cgroup v2 path, if any level sets one."""
-    try:
-        lines = Path("/proc/self/cgroup").read_text().splitlines()
-    except OSError:
-        return None
-    relative = next((line[3:] for line in lines if line.startswith("0::")), None)
-    if relative is None:
-        return None
-    directory = root / relative.lstrip("/")
-    tightest: tuple[int, str] | None = None
-    while True:
-        with contextlib.suppress(OSError, ValueError):
-            text = (directory / "memory.max").read_text().strip()
-            if text != "max" and (tightest is None or int(text) < tightest[0]):
-                where = "/" + str(directory.relative_to(root)).removeprefix(".")
-                tightest = (int(text), f"cgroup {where}")
-        if directory == root or root not in directory.parents:
-            return tightest
-        directory = directory.parent
 
 
 class Sampler:
@@ -95,7 +53,7 @@ class Sampler:
         self._cpu_seen = seen
         elapsed = now - self._last[0] if self._last else 0.0
         self._last = (now, wall)
-        limit, source = memory_limit()
+        limit = memory_limit()
         return Sample(
             at=now,
             procs=procs,
@@ -104,9 +62,9 @@ class Sampler:
             threads=threads,
             fds=fds,
             cpus=_usable_cpus(),
-            memory_limit=limit,
-            memory_limit_source=source,
-            host_memory=_host_memory_percent(limit, source),
+            memory_limit=limit.size,
+            memory_limit_source=limit.source,
+            host_memory=_host_memory_percent(limit),
             host_cpu=psutil.cpu_percent(interval=None),
             disks=tuple(_disks(self.disk_paths)),
         )
@@ -144,12 +102,10 @@ def _descendants() -> list[psutil.Process]:
         return []
 
 
-def _host_memory_percent(limit: int, source: str) -> float:
-    if source != "host":
-        with contextlib.suppress(OSError, ValueError):
-            current = int((CGROUP_ROOT / "memory.current").read_text())
-            return 100.0 * current / limit if limit > 0 else 0.0
-    return psutil.virtual_memory().percent
+def _host_memory_percent(limit: MemoryLimit) -> float:
+    """Under a cgroup limit, "host" memory is the group's: that is where the OOM killer acts."""
+    in_group = usage_percent(limit)
+    return in_group if in_group is not None else psutil.virtual_memory().percent
 
 
 def _disks(paths: tuple[Path, ...]) -> Iterable[DiskUsage]:

@@ -11,7 +11,7 @@ from typing import Any
 import psutil
 
 from tests.conftest import fast_config, free_port, pid_gone, poll
-from watchdog.sampler import memory_limit
+from watchdog.cgroup import memory_limit
 
 MB = 2**20
 PERCENT = re.compile(r"\d+\.\d%")
@@ -24,7 +24,7 @@ def _percent_of_limit(megabytes: float) -> float:
     memory.max, else the host's total, about 24 GiB on the development machine), so a fixed
     percentage would be a different size on every machine: the tests think in MB instead.
     """
-    limit, _ = memory_limit()
+    limit = memory_limit().size
     return round(100 * megabytes * MB / limit, 4)
 
 

@@ -97,6 +97,10 @@ class MetricLevel:
             decisions.append(SustainedCritical(self.metric, value, reason))
         return decisions
 
+    def retune(self, warning: float, critical: float, sustain: float | None) -> None:
+        """New thresholds (a reload): the next value is graded by them, the timer runs on."""
+        self.warning, self.critical, self.sustain = warning, critical, sustain
+
     def start_afresh(self) -> None:
         """A new child: the level stays for the log, the sustain timer does not."""
         self.critical_since, self._tripped = None, False
@@ -114,6 +118,11 @@ class ErrorRate:
         if len(self._results) < self._min:
             return None
         return 100.0 * self._results.count(False) / len(self._results)
+
+    def resize(self, window: int, min_probes: int) -> None:
+        """A new window keeps the most recent results that fit in it."""
+        self._results = deque(self._results, maxlen=window)
+        self._min = min(min_probes, window)
 
     def __len__(self) -> int:
         return len(self._results)

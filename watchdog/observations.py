@@ -16,6 +16,7 @@ class ProbeResult:
     latency: float
     error: str | None
     at: float
+    timed_out: bool = False  # no answer within the timeout: its latency is a lower bound
 
 
 @dataclass(frozen=True, slots=True)

@@ -167,8 +167,10 @@ class Policy:
     ) -> None:
         """New settings; the history (last restart, recent crashes) carries over."""
         self.health, self.restart = health, restart
-        if resources is not None and (self.resources is None or resources != self.resources.config):
+        if resources is not None and self.resources is None:
             self.resources = ResourceRules(resources)
+        elif resources is not None and self.resources is not None:
+            self.resources.reconfigure(resources)
         self.throttle.min_interval = restart.min_interval
         self.crash_loop.max_crashes = restart.crash_loop.max_crashes
         self.crash_loop.window = restart.crash_loop.window

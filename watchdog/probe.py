@@ -37,13 +37,13 @@ class Prober:
         started = self._clock()
         status: int | None = None
         error: str | None = None
+        timed_out = False
         try:
             # httpx's timeout is per read; a slow drip of bytes must still end at `timeout`.
             async with asyncio.timeout(self._health.timeout):
                 status = await self._get()
-        except TimeoutError:
-            error = f"no answer within {format_duration(self._health.timeout)}"
-        except httpx.TimeoutException:
+        except (TimeoutError, httpx.TimeoutException):
+            timed_out = True
             error = f"no answer within {format_duration(self._health.timeout)}"
         except _ProbeFailedError as exc:
             error = str(exc)
@@ -55,7 +55,12 @@ class Prober:
             error = f"unexpected status {status}"
         finished = self._clock()
         return ProbeResult(
-            ok=error is None, status=status, latency=finished - started, error=error, at=finished
+            ok=error is None,
+            status=status,
+            latency=finished - started,
+            error=error,
+            at=finished,
+            timed_out=timed_out,
         )
 
     async def _get(self) -> int:

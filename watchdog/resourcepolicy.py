@@ -66,32 +66,38 @@ class ResourceRules:
 
     def __init__(self, config: ResourcesConfig) -> None:
         self.config = config
-        memory, cpu = config.memory, config.cpu
-        latency, errors = config.response_time, config.error_rate
-        self.memory = MetricLevel(
-            "memory", memory.warning, memory.critical, memory.sustain, _describe("memory usage")
-        )
-        self.cpu = MetricLevel(
-            "cpu", cpu.warning, cpu.critical, cpu.sustain, _describe("CPU usage")
-        )
-        self.response_time = MetricLevel(
-            "response_time", latency.warning, latency.critical, latency.sustain, _slow
-        )
+        thresholds = _thresholds(config)
+        self.memory = MetricLevel("memory", *thresholds["memory"], _describe("memory usage"))
+        self.cpu = MetricLevel("cpu", *thresholds["cpu"], _describe("CPU usage"))
+        self.response_time = MetricLevel("response_time", *thresholds["response_time"], _slow)
         self.error_rate = MetricLevel(
-            "error_rate", errors.warning, errors.critical, errors.sustain, _describe("error rate")
+            "error_rate", *thresholds["error_rate"], _describe("error rate")
         )
-        # For context only: a restart of the child would not fix the host.
         self.host_memory = MetricLevel(
-            "host_memory", memory.warning, memory.critical, None, _describe("host memory usage")
+            "host_memory", *thresholds["host_memory"], _describe("host memory usage")
         )
         self.host_cpu = MetricLevel(
-            "host_cpu", cpu.warning, cpu.critical, None, _describe("host CPU usage")
+            "host_cpu", *thresholds["host_cpu"], _describe("host CPU usage")
         )
         self.disks: dict[str, MetricLevel] = {}
-        self.errors = ErrorRate(errors.window, errors.min_probes)
+        self.errors = ErrorRate(config.error_rate.window, config.error_rate.min_probes)
         self.rss_history: deque[tuple[float, float]] = deque()
         self.trend_at: float | None = None
         self.last_trend: MemoryTrend | None = None
+
+    def reconfigure(self, config: ResourcesConfig) -> None:
+        """A reload: new thresholds, while levels, sustain timers and the leak history go on."""
+        self.config = config
+        thresholds = _thresholds(config)
+        for metric in (self.memory, self.cpu, self.response_time, self.error_rate):
+            metric.retune(*thresholds[metric.metric])
+        self.host_memory.retune(*thresholds["host_memory"])
+        self.host_cpu.retune(*thresholds["host_cpu"])
+        watched = {str(path) for path in config.disk.paths}
+        self.disks = {path: metric for path, metric in self.disks.items() if path in watched}
+        for metric in self.disks.values():
+            metric.retune(*thresholds["disk"])
+        self.errors.resize(config.error_rate.window, config.error_rate.min_probes)
 
     def child_started(self) -> None:
         """Nothing measured on the old child may trip a restart of the new one."""
@@ -129,7 +135,10 @@ class ResourceRules:
         if not counting:
             return []
         decisions: list[ResourceDecision] = []
-        if probe.ok:  # a failed probe's latency is its timeout: the failure rules judge it
+        # A probe that timed out took at least its latency: with the guide's 5s timeout and
+        # 5s critical, that is the only way response time can ever reach critical. A probe
+        # refused or answered with a bad status says nothing about speed.
+        if probe.ok or probe.timed_out:
             decisions += self.response_time.observe(probe.latency, probe.at)
         rate = self.errors.add(probe.ok)
         if rate is not None:
@@ -137,10 +146,8 @@ class ResourceRules:
         return decisions
 
     def _disk_metric(self, path: str) -> MetricLevel:
-        disk = self.config.disk
-        return MetricLevel(
-            f"disk:{path}", disk.warning, disk.critical, None, _describe(f"disk usage on {path}")
-        )
+        thresholds = _thresholds(self.config)["disk"]
+        return MetricLevel(f"disk:{path}", *thresholds, _describe(f"disk usage on {path}"))
 
     def _forecast(self, sample: Sample) -> list[ResourceDecision]:
         trend_config = self.config.trend
@@ -166,6 +173,24 @@ class ResourceRules:
             None if max_rss is None else trend.seconds_until(max_rss),
         )
         return [self.last_trend]
+
+
+Thresholds = tuple[float, float, float | None]  # warning, critical, sustain
+
+
+def _thresholds(config: ResourcesConfig) -> dict[str, Thresholds]:
+    memory, cpu = config.memory, config.cpu
+    latency, errors, disk = config.response_time, config.error_rate, config.disk
+    return {
+        "memory": (memory.warning, memory.critical, memory.sustain),
+        "cpu": (cpu.warning, cpu.critical, cpu.sustain),
+        "response_time": (latency.warning, latency.critical, latency.sustain),
+        "error_rate": (errors.warning, errors.critical, errors.sustain),
+        # Host and disks are for context: a restart of the child would not fix them.
+        "host_memory": (memory.warning, memory.critical, None),
+        "host_cpu": (cpu.warning, cpu.critical, None),
+        "disk": (disk.warning, disk.critical, None),
+    }
 
 
 def format_size_short(size: int) -> str:

@@ -429,11 +429,13 @@ class Supervisor:
             self._emit = events
         changed = [
             name
-            for name in ("app", "health", "restart", "logging")
+            for name in ("app", "health", "restart", "logging", "resources")
             if getattr(old, name) != getattr(new, name)
         ]
         self._emit("config_reloaded", changed=changed)
         self._policy.reconfigure(new.health, new.restart, new.resources)
+        if new.resources.history_size != self._history.maxlen:
+            self._history = deque(self._history, maxlen=new.resources.history_size)
         if new.health != old.health:
             await self._prober.aclose()
             self._prober = Prober(new.health, self._clock)

@@ -168,6 +168,19 @@ def test_slow_probes_and_error_rate() -> None:
     assert restarts[0].reason.startswith("error_rate critical")
 
 
+def test_probes_timing_out_grade_response_time_critical() -> None:
+    """With timeout = critical = 5s, only timed-out probes can show critical latency."""
+    policy = running(config(response_time={"sustain": "1m"}))
+    timed_out = ProbeResult(
+        ok=False, status=None, latency=5.0, error="no answer within 5s", at=10, timed_out=True
+    )
+    [change] = policy.on_probe(timed_out)
+    assert isinstance(change, LevelChanged)
+    assert (change.metric, change.new.label) == ("response_time", "critical")
+    refused = dataclasses.replace(timed_out, latency=0.001, timed_out=False, at=20)
+    assert policy.on_probe(refused) == []  # a refused connection is not a fast answer
+
+
 def test_leak_forecast_and_predictive_restart() -> None:
     """A steady climb is forecast, and with predictive on, restarted an hour before critical."""
     cfg = config(trend={"every": "1m", "min_samples": 30, "min_span": "30m"})
@@ -244,3 +257,29 @@ def test_throttled_memory_restart_withdrawn_when_memory_recovers() -> None:
     decisions = policy.on_sample(sample(80, rss=0.5 * LIMIT))
     assert any(isinstance(d, RecommendationWithdrawn) for d in decisions)
     assert policy.on_tick(305) == []
+
+
+def test_a_reload_keeps_the_sustain_timer_and_uses_new_thresholds() -> None:
+    """Reloading mid-way through a critical spell neither restarts its clock nor ignores it."""
+    policy = running()
+    policy.on_sample(sample(10, rss=0.95 * LIMIT))
+    policy.on_sample(sample(50, rss=0.95 * LIMIT))
+    reloaded = config(cpu={"warning": 50, "critical": 60})
+    policy.reconfigure(reloaded.health, reloaded.restart, reloaded.resources)
+    [cpu_change] = policy.on_sample(sample(60, rss=0.95 * LIMIT, cpu=130.0))
+    assert isinstance(cpu_change, LevelChanged)
+    assert (cpu_change.metric, cpu_change.new.label) == ("cpu", "critical")
+    [restart] = policy.on_sample(sample(70, rss=0.95 * LIMIT, cpu=130.0))
+    assert isinstance(restart, Restart)
+    assert restart.reason.startswith("memory critical for 60s")
+
+
+def test_a_reload_that_raises_a_threshold_regrades_the_next_sample() -> None:
+    """A critical level under the old thresholds becomes normal under the new ones."""
+    policy = running()
+    policy.on_sample(sample(10, rss=0.85 * LIMIT))
+    reloaded = config(memory={"warning": 88, "critical": 95})
+    policy.reconfigure(reloaded.health, reloaded.restart, reloaded.resources)
+    [change] = policy.on_sample(sample(20, rss=0.85 * LIMIT))
+    assert isinstance(change, LevelChanged)
+    assert (change.old.label, change.new.label) == ("warning", "normal")

@@ -2,8 +2,10 @@
 
 Theil-Sen takes the median of the slopes between every pair of points, so a spike or a
 garbage-collection drop moves it little. A forecast is made only when growth is steady:
-most pairwise slopes rise, the fitted line explains the series well, and the growth
-over the span is large against the series' own noise.
+most pairwise slopes rise, the fitted line explains the series well, the growth over
+the span is large against the series' own noise, and the last third still climbs at
+half the overall pace or more (a cache that filled up and levelled off is no leak, and
+a random walk rarely keeps going its way to the end).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ MAX_POINTS = 120  # pairs grow with the square; a thinned series keeps the shape
 MIN_RISING_SHARE = 0.75
 MIN_FIT = 0.8
 MIN_GROWTH_OVER_NOISE = 3.0
+MIN_RECENT_SLOPE_SHARE = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,5 +85,8 @@ def steady_growth(
     noise = statistics.pstdev(residuals)
     growth = slope * (series[-1][0] - series[0][0])
     if fit < MIN_FIT or growth < MIN_GROWTH_OVER_NOISE * noise:
+        return None
+    recent_slope, _, _ = theil_sen(series[-max(len(series) // 3, 2) :])
+    if recent_slope < MIN_RECENT_SLOPE_SHARE * slope:
         return None
     return Trend(slope=slope, fitted_now=fitted[-1], fit=fit, points=len(series))

@@ -118,7 +118,9 @@ def positive_size(value: object) -> int:
 
 
 def percent(value: object) -> float:
-    """A percentage from 0 to 100 (exclusive of 0), as a number."""
+    """A percentage above 0 and at most 100: a number, or a string like "85%"."""
+    if isinstance(value, str) and value.strip().endswith("%"):
+        value = float(value.strip().removesuffix("%"))
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 100:
         raise ValueError
     return float(value)

@@ -139,9 +139,28 @@ def parse_resources(section: Section, log_dir: Path, base_dir: Path) -> Resource
             min_span=trend.take("min_span", 1800.0, convert.positive_duration, DURATION),
         ),
     )
+    _check_trend(section, trend, config)
     for block in (memory, cpu, latency, errors, disk, trend):
         block.finish()
     return config
+
+
+def _check_trend(section: Section, trend: Section, config: ResourcesConfig) -> None:
+    """A trend that can never be fitted is a silent no-forecast: say so at start instead."""
+    window, interval = config.trend.window, config.interval
+    if trend.valid("window", "min_span") and config.trend.min_span > window:
+        shown = format_duration(window)
+        problem = f"at most resources.trend.window ({shown})"
+        trend.problem("min_span", problem, format_duration(config.trend.min_span))
+    if trend.valid("window", "min_samples") and section.valid("interval"):
+        fitting = int(window // interval) + 1
+        if config.trend.min_samples > fitting:
+            problem = (
+                f"at most {fitting}, the samples resources.interval"
+                f" ({format_duration(interval)}) gives in resources.trend.window"
+                f" ({format_duration(window)})"
+            )
+            trend.problem("min_samples", problem, str(config.trend.min_samples))
 
 
 def _paths(value: object) -> list[str]:

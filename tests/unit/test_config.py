@@ -273,6 +273,20 @@ def test_spelled_values_are_converted() -> None:
     assert (config.logging.max_bytes, config.logging.backup_count) == (512 * 1024, 0)
 
 
+@pytest.mark.parametrize(("written", "percent"), [(85, 85.0), ("85%", 85.0), (" 92.5 % ", 92.5)])
+def test_percentages_may_carry_a_percent_sign(written: object, percent: float) -> None:
+    """`warning: 85` and `warning: "85%"` mean the same."""
+    config = parse(minimal(resources={"memory": {"warning": written, "critical": 99}}), BASE)
+    assert config.resources.memory.warning == percent
+
+
+@pytest.mark.parametrize("written", ["85", "0%", "101%", "%", "nan%", "eighty%", True])
+def test_bad_percentages_are_named(written: object) -> None:
+    """A percentage out of range, or text without its sign, names the key and the rule."""
+    with pytest.raises(ConfigError, match=r"resources\.cpu\.warning: expected a percentage"):
+        parse(minimal(resources={"cpu": {"warning": written}}), BASE)
+
+
 # --- parse: problems ----------------------------------------------------------------------------
 
 
@@ -281,6 +295,17 @@ def _health(**values: object) -> dict[str, Any]:
 
 
 BAD_INPUTS = [
+    pytest.param(
+        minimal(resources={"trend": {"window": "1h", "min_span": "2h"}}),
+        "resources.trend.min_span: expected at most resources.trend.window (1h), got 2h",
+        id="trend-span-beyond-window",
+    ),
+    pytest.param(
+        minimal(resources={"interval": "1m", "trend": {"window": "20m", "min_span": "10m"}}),
+        "resources.trend.min_samples: expected at most 21, the samples resources.interval (1m)"
+        " gives in resources.trend.window (20m), got 30",
+        id="trend-samples-beyond-window",
+    ),
     pytest.param(
         minimal(bogus=1),
         "bogus: unknown key (known keys: app, health, logging, resources, restart)",

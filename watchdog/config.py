@@ -13,6 +13,15 @@ from typing import Any
 
 from watchdog import convert
 from watchdog.configreader import ConfigError, Section, apply_overrides, read_yaml, show
+from watchdog.opsconfig import (
+    AlertsConfig,
+    ListenAddress,
+    MetricsConfig,
+    StateConfig,
+    parse_alerts,
+    parse_metrics,
+    parse_state,
+)
 from watchdog.resourceconfig import ResourcesConfig, parse_resources
 from watchdog.units import format_duration, format_size
 
@@ -80,9 +89,13 @@ class Config:
     restart: RestartConfig
     logging: LoggingConfig
     resources: ResourcesConfig
+    state: StateConfig
+    alerts: AlertsConfig
+    metrics: MetricsConfig
 
 
-SECTIONS = ("app", "health", "restart", "logging", "resources")
+SECTIONS = ("app", "health", "restart", "logging", "resources", "state", "alerts", "metrics")
+REDACTED = "<redacted>"
 CRASH_LOOP_ACTIONS = ("exit", "keep_trying")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 LOG_FORMATS = ("json", "logfmt")
@@ -216,6 +229,9 @@ def parse(raw: object, base_dir: Path, python: str = sys.executable) -> Config:
         restart=_parse_restart(sections["restart"]),
         logging=logging,
         resources=parse_resources(sections["resources"], logging.dir, base_dir),
+        state=parse_state(sections["state"], logging.dir, base_dir),
+        alerts=parse_alerts(sections["alerts"]),
+        metrics=parse_metrics(sections["metrics"], base_dir),
     )
     for section in (*sections.values(), root):
         section.finish()
@@ -226,11 +242,15 @@ def parse(raw: object, base_dir: Path, python: str = sys.executable) -> Config:
 
 def effective(value: Any) -> Any:
     """The config as plain YAML-ready data, durations spelled the way a person writes them."""
+    if isinstance(value, Path | ListenAddress):
+        return str(value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         result = {}
         for item in dataclasses.fields(value):
             attribute = getattr(value, item.name)
-            if item.metadata.get("duration"):
+            if item.metadata.get("secret"):
+                result[item.name] = _redacted(attribute)
+            elif item.metadata.get("duration"):
                 result[item.name] = format_duration(attribute)
             elif item.metadata.get("size") and attribute is not None:
                 result[item.name] = format_size(attribute)
@@ -241,13 +261,17 @@ def effective(value: Any) -> Any:
         return result
     if isinstance(value, signal.Signals):
         return value.name.removeprefix("SIG")
-    if isinstance(value, Path):
-        return str(value)
     if isinstance(value, Mapping):
         return {key: effective(item) for key, item in value.items()}
     if isinstance(value, tuple | list):
         return [effective(item) for item in value]
     return value
+
+
+def _redacted(secret: Any) -> Any:
+    if isinstance(secret, Mapping):
+        return dict.fromkeys(secret, REDACTED)
+    return REDACTED if secret else secret
 
 
 def load(path: Path, overrides: Mapping[str, Mapping[str, object]] | None = None) -> Config:

@@ -308,7 +308,8 @@ BAD_INPUTS = [
     ),
     pytest.param(
         minimal(bogus=1),
-        "bogus: unknown key (known keys: app, health, logging, resources, restart)",
+        "bogus: unknown key (known keys: alerts, app, health, logging, metrics, resources,"
+        " restart, state)",
         id="top",
     ),
     pytest.param(

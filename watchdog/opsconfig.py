@@ -1,0 +1,152 @@
+"""The operations sections: where the state file lives, alerts, and Prometheus metrics."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from watchdog import convert
+from watchdog.configreader import Section
+
+DURATION = "a positive duration like 30s, 500ms or 5m"
+ALERT_KINDS = ("restart", "crash", "crash_loop", "restart_recommended", "critical", "recovered")
+DEFAULT_ALERT_KINDS = ("restart", "crash", "crash_loop", "restart_recommended", "critical")
+SECRET = {"secret": True}  # shown as <redacted> by `watchdog check`, never logged
+
+
+@dataclass(frozen=True, slots=True)
+class StateConfig:
+    dir: Path
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookConfig:
+    url: str = field(metadata=SECRET)
+    timeout: float = field(metadata={"duration": True})
+    headers: Mapping[str, str] = field(metadata=SECRET)
+
+
+@dataclass(frozen=True, slots=True)
+class AlertsConfig:
+    webhook: WebhookConfig | None
+    command: tuple[str, ...] | None
+    command_timeout: float = field(metadata={"duration": True})
+    events: tuple[str, ...] = field()
+    max_per_minute: int = field()
+
+
+@dataclass(frozen=True, slots=True)
+class ListenAddress:
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
+class MetricsConfig:
+    listen: ListenAddress | None
+    allow_remote: bool
+    textfile: Path | None
+
+
+def parse_state(section: Section, log_dir: Path, base_dir: Path) -> StateConfig:
+    directory = section.take("dir", None, convert.optional(convert.nonempty_text), "a directory")
+    return StateConfig(dir=(base_dir / directory).resolve() if directory else log_dir)
+
+
+def _hidden(value: object) -> str:
+    """A secret's stand-in in an error message: its shape, never its text."""
+    return f"a {type(value).__name__} of {len(str(value))} characters (not shown: a secret)"
+
+
+def _take_secret(section: Section, key: str, convert_value: Any, expected: str) -> Any:
+    if key not in section:
+        section.take(key, None, lambda value: value, expected)  # marks the key as known
+        return None
+    raw = section.take(key, None, lambda value: value, expected)
+    try:
+        return convert_value(raw)
+    except (ValueError, TypeError):
+        section.problem(key, expected, _hidden(raw))
+        return None
+
+
+def _headers(value: object) -> Mapping[str, str]:
+    if not isinstance(value, dict):
+        raise ValueError
+    if not all(isinstance(k, str) and k and isinstance(v, str) for k, v in value.items()):
+        raise ValueError
+    return MappingProxyType(dict(value))
+
+
+def _kinds(value: object) -> tuple[str, ...]:
+    items = value if isinstance(value, list) else [value]
+    if not all(isinstance(item, str) and item in ALERT_KINDS for item in items):
+        raise ValueError
+    return tuple(dict.fromkeys(items))
+
+
+def parse_alerts(section: Section) -> AlertsConfig:
+    hook = section.section("webhook")
+    url = _take_secret(hook, "url", convert.url, "an http:// or https:// URL")
+    timeout = hook.take("timeout", 5.0, convert.positive_duration, DURATION)
+    headers = _take_secret(hook, "headers", _headers, "a mapping of header: string value")
+    if hook.valid("url") and url is None and ("headers" in hook or "timeout" in hook):
+        hook.missing("url", "the webhook's URL, since other webhook settings are given")
+    hook.finish()
+    command = section.take(
+        "command", None, convert.optional(convert.command_words), "a list of arguments (no shell)"
+    )
+    return AlertsConfig(
+        webhook=WebhookConfig(url, timeout, headers or MappingProxyType({})) if url else None,
+        command=tuple(command) if command else None,
+        command_timeout=section.take("command_timeout", 10.0, convert.positive_duration, DURATION),
+        events=section.take(
+            "events", DEFAULT_ALERT_KINDS, _kinds, "a list of: " + ", ".join(ALERT_KINDS)
+        ),
+        max_per_minute=section.take(
+            "max_per_minute", 6, convert.whole(1), "a whole number of at least 1"
+        ),
+    )
+
+
+def listen_address(value: object) -> ListenAddress:
+    """host:port, [v6]:port; the host must be an IP address (no resolver at start-up)."""
+    text = convert.nonempty_text(value).strip()
+    host, separator, port_text = text.rpartition(":")
+    if not separator or not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise ValueError
+    host = host.removeprefix("[").removesuffix("]") if host.startswith("[") else host
+    if host == "localhost":
+        host = "127.0.0.1"
+    ipaddress.ip_address(host)  # ValueError unless an address
+    return ListenAddress(host, int(port_text))
+
+
+def parse_metrics(section: Section, base_dir: Path) -> MetricsConfig:
+    listen = section.take(
+        "listen", None, convert.optional(listen_address), "an address like 127.0.0.1:9464"
+    )
+    allow_remote = section.take("allow_remote", False, convert.flag, "true or false")
+    if (
+        listen is not None
+        and not allow_remote
+        and not ipaddress.ip_address(listen.host).is_loopback
+    ):
+        section.problem(
+            "listen",
+            "a loopback address (127.0.0.1 or ::1), or metrics.allow_remote: true",
+            str(listen),
+        )
+    textfile = section.take("textfile", None, convert.optional(convert.nonempty_text), "a path")
+    return MetricsConfig(
+        listen=listen,
+        allow_remote=allow_remote,
+        textfile=(base_dir / textfile).resolve() if textfile else None,
+    )

@@ -23,6 +23,19 @@ APPS = Path(__file__).parent / "apps"
 FAULT_APP = APPS / "fault_app.py"
 
 
+class Reports:
+    """A `report` callable that keeps every call."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    def __call__(self, name: str, /, **fields: Any) -> None:
+        self.calls.append((name, fields))
+
+    def named(self, name: str) -> list[dict[str, Any]]:
+        return [fields for called, fields in self.calls if called == name]
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

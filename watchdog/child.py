@@ -124,6 +124,7 @@ class Child:
     pumps: list[OutputPump]
     exited: asyncio.Future[ChildExit] = field(repr=False)
     healthy: bool = False
+    started_wall: float = field(default_factory=time.time)  # for a person, not for timing
 
     def record_exit(self, status: int, now: float) -> ChildExit:
         result = ChildExit.from_wait_status(self.pid, status, now)

@@ -14,6 +14,7 @@ from watchdog import __version__
 from watchdog.config import Config, ConfigError, load
 
 EXIT_CONFIG = 2
+EXIT_NOT_RUNNING = 3  # as `status` says UNKNOWN
 
 config_option = click.option(
     "--config",
@@ -73,12 +74,14 @@ def run(config_path: Path, url: str | None, interval: str | None, max_failures: 
     signals.hold()
     import asyncio
 
+    from watchdog.logfiles import prepare_log_dir
     from watchdog.logs import LogDirError, open_events
     from watchdog.supervisor import Supervisor
 
     try:
         config = _load(config_path, url, interval, max_failures)
         events = open_events(config)
+        prepare_log_dir(config.state.dir, "state.dir")
     except LogDirError as exc:
         signals.release()
         click.echo(f"watchdog: {exc}", err=True)
@@ -183,3 +186,102 @@ def logs_clean(config_path: Path) -> None:
     for name in removed:
         click.echo(f"removed {name}")
     click.echo(f"{len(removed)} file(s) older than {config.logging.retention_days} days removed")
+
+
+def _state_file(config: Config) -> Path:
+    from watchdog.statefile import state_path
+
+    return state_path(config.state.dir, config.app.name)
+
+
+@main.command()
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="Print the state as JSON, for machines.")
+def status(config_path: Path, as_json: bool) -> None:
+    """How the app stands; exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (Nagios-style)."""
+    import time
+
+    from watchdog.control import pid_is_ours, read_state
+    from watchdog.statusview import UNKNOWN, assess, render
+
+    try:
+        config = load(config_path)
+    except ConfigError as exc:
+        click.echo(f"UNKNOWN: invalid config {config_path}: {'; '.join(exc.problems)}")
+        sys.exit(UNKNOWN)
+    state = read_state(_state_file(config))
+    now = time.time()
+    verdict = assess(state, now, state is not None and pid_is_ours(state))
+    if as_json:
+        verdict_data = {"code": verdict.code, "label": verdict.label, "summary": verdict.summary}
+        document = {**(state or {}), "verdict": {**verdict_data, "reasons": list(verdict.reasons)}}
+        click.echo(json.dumps(document, indent=2, default=str))
+    else:
+        for text, colour in render(state, verdict, now):
+            click.echo(click.style(text, fg=colour or None))  # colour stripped off a terminal
+    sys.exit(verdict.code)
+
+
+@main.command()
+@config_option
+@click.option("--force", is_flag=True, help="Restart now, even within the restart throttle.")
+def restart(config_path: Path, force: bool) -> None:
+    """Restart the app: when the throttle allows, or now with --force."""
+    import signal
+
+    from watchdog.units import format_duration
+
+    config = _load(config_path, None, None, None)
+    answer = _request(config, signal.SIGUSR1 if force else signal.SIGUSR2)
+    detail = answer.detail
+    if answer.outcome == "restarting":
+        click.echo(f"watchdog: restarting {config.app.name} now")
+    elif answer.outcome == "throttled":
+        wait = max(0, round(float(detail.get("restart_at", 0)) - _now()))
+        click.echo(
+            f"watchdog: throttled (one restart per {format_duration(config.restart.min_interval)}):"
+            f" {config.app.name} restarts in {format_duration(wait)}; --force restarts now"
+        )
+    elif answer.outcome == "done":
+        click.echo(f"watchdog: {config.app.name} was restarted meanwhile")
+    else:
+        click.echo(f"watchdog: not restarted: {detail.get('detail', 'no answer')}", err=True)
+        sys.exit(1)
+
+
+@main.command()
+@config_option
+def reload(config_path: Path) -> None:
+    """Make the running watchdog read its config again (SIGHUP)."""
+    import signal
+
+    config = _load(config_path, None, None, None)
+    answer = _request(config, signal.SIGHUP)
+    if answer.outcome in ("reloaded", "restarting"):
+        changed = answer.detail.get("changed")
+        shown = ", ".join(changed) if changed else "nothing"
+        click.echo(f"watchdog: reloaded (changed: {shown})")
+    elif answer.outcome == "reload_failed":
+        click.echo("watchdog: reload failed; the old config stays in force:", err=True)
+        for problem in answer.detail.get("errors", []):
+            click.echo(f"  {problem}", err=True)
+        sys.exit(EXIT_CONFIG)
+    else:
+        click.echo("watchdog: no answer to the reload", err=True)
+        sys.exit(1)
+
+
+def _now() -> float:
+    import time
+
+    return time.time()
+
+
+def _request(config: Config, signum: Any) -> Any:
+    from watchdog.control import NotRunningError, request
+
+    try:
+        return request(_state_file(config), signum, timeout=config.app.stop_timeout + 10)
+    except NotRunningError as exc:
+        click.echo(f"watchdog: {exc}", err=True)
+        sys.exit(EXIT_NOT_RUNNING)

@@ -156,8 +156,8 @@ class SafeRotatingFileHandler(ReportOnceMixin, logging.handlers.RotatingFileHand
                 stream.close()
 
 
-def prepare_log_dir(directory: Path) -> None:
-    """Create the log directory (0750) and prove it writable, or raise LogDirError."""
+def prepare_log_dir(directory: Path, key: str = "logging.dir") -> None:
+    """Create the directory (0750) and prove it writable, or raise LogDirError naming `key`."""
     try:
         directory.mkdir(mode=LOG_DIR_MODE, parents=True, exist_ok=True)
         probe = directory / f".watchdog-write-test-{os.getpid()}"
@@ -166,7 +166,7 @@ def prepare_log_dir(directory: Path) -> None:
         probe.unlink()
     except OSError as exc:
         reason = exc.strerror or str(exc)
-        raise LogDirError(f"logging.dir: cannot write to {directory} ({reason})") from None
+        raise LogDirError(f"{key}: cannot write to {directory} ({reason})") from None
 
 
 def clean_old_logs(

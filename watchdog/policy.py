@@ -24,6 +24,7 @@ from watchdog.units import format_duration
 
 PROBES = "probes"
 FORECAST = "forecast"
+OPERATOR = "operator"
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,9 +271,12 @@ class Policy:
         deadlines = [self._startup_deadline(), self.pending.at if self.pending else None]
         return min((d for d in deadlines if d is not None), default=None)
 
-    def restart_requested(self, reason: str, now: float) -> Restart:
-        """An operator's restart: carried out now, and it counts against the throttle."""
-        return self._restart_now(reason, now)
+    def restart_requested(self, reason: str, now: float, force: bool = True) -> list[Decision]:
+        """An operator's restart. Forced: now, counting against the throttle. Otherwise it
+        waits for the throttle like any other (and only a restart makes it go away)."""
+        if force:
+            return [self._restart_now(reason, now)]
+        return self._restart_due(reason, now, OPERATOR)
 
     def on_exit(self, exit_: ChildExit) -> Respawn | GiveUp:
         return self._crashed(exit_.description, exit_.at)

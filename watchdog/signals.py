@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import signal
 
-# TERM/INT: stop; HUP: reload the config; USR1: restart the child now.
-HANDLED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1)
+# TERM/INT: stop; HUP: reload the config; USR1: restart the child now; USR2: restart it
+# when the restart throttle allows.
+HANDLED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2)
 
 
 def hold() -> None:

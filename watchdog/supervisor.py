@@ -11,14 +11,26 @@ import time
 from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from watchdog import __version__, signals
-from watchdog.child import Child, SpawnError, become_subreaper, reap_all, spawn, stop_tree
-from watchdog.config import Config, ConfigError
+from watchdog.child import (
+    KILL_WAIT,
+    Child,
+    SpawnError,
+    become_subreaper,
+    reap_all,
+    spawn,
+    stop_tree,
+)
+from watchdog.config import SECTIONS, Config, ConfigError
 from watchdog.levels import LevelChanged
+from watchdog.logfiles import prepare_log_dir
 from watchdog.logs import Events, LogDirError, clean_logs
 from watchdog.messages import Exited, Message, Probed, Sampled, Signalled, Tick
+from watchdog.metrics import MetricsError
 from watchdog.observations import ChildExit, ProbeResult, Sample
+from watchdog.operations import Operations
 from watchdog.policy import (
     Decision,
     FailedStart,
@@ -40,6 +52,7 @@ from watchdog.status import history_path, write_json_atomic
 
 EXIT_OK = 0
 EXIT_INTERNAL_ERROR = 1
+EXIT_CONFIG = 2
 EXIT_CRASH_LOOP = 3
 REAP_WAIT = 2.0
 HOUSEKEEPING_INTERVAL = (
@@ -59,7 +72,7 @@ class Supervisor:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.config = config
-        self._emit = events
+        self._events = events
         self._reload_config = reload_config
         self._reopen_events = reopen_events
         self._clock = clock
@@ -77,6 +90,54 @@ class Supervisor:
         self._stop_requested = False
         self._history_failing = False
         self._sample_failing = False
+        self._ops = Operations(config, self._emit, clock)
+
+    def _emit(
+        self, event: str, /, *, level: str = "info", category: str = "main", **fields: Any
+    ) -> None:
+        """Log an event, and hand it to every other output (state, alerts, metrics)."""
+        self._events(event, level=level, category=category, **fields)
+        fields.pop("also", None)
+        self._ops.emit(event, level, category, fields)
+
+    def _live(self) -> dict[str, Any]:
+        """What only the supervisor knows, for the state file and systemd's status line."""
+        child = self._child
+        rules = self._policy.resources
+        metrics = (
+            [
+                rules.memory,
+                rules.cpu,
+                rules.response_time,
+                rules.error_rate,
+                rules.host_memory,
+                rules.host_cpu,
+                *rules.disks.values(),
+            ]
+            if rules
+            else []
+        )
+        pending = self._policy.pending
+        return {
+            "child": {
+                "state": self.state.value,
+                "pid": child.pid if child and self._alive() else None,
+                "healthy": bool(child and child.healthy and self._alive()),
+                "started": child.started_wall if child else None,
+            },
+            "levels": {
+                m.metric: {"level": m.level.label, "value": m.value}
+                for m in metrics
+                if m.value is not None
+            },
+            "pending_restart": (
+                {"reason": pending.reason, "at": time.time() + pending.at - self._clock()}
+                if pending
+                else None
+            ),
+            "last_sample": self._history[-1] if self._history else None,
+            "history": list(self._history)[-10:],
+        }
 
     @property
     def state(self) -> ChildState:
@@ -89,6 +150,13 @@ class Supervisor:
             loop.add_signal_handler(signum, self._signal_received, signum)
         loop.add_signal_handler(signal.SIGCHLD, self._reap)
         signals.release()  # cli.run held them, so that none sent during start-up was fatal
+        try:
+            await self._ops.start()
+        except MetricsError as exc:
+            self._emit("watchdog_failed", level="critical", error=str(exc))
+            for signum in (*HANDLED_SIGNALS, signal.SIGCHLD):
+                loop.remove_signal_handler(signum)
+            return EXIT_CONFIG
         self._emit(
             "watchdog_started",
             pid=os.getpid(),
@@ -101,6 +169,7 @@ class Supervisor:
         try:
             await self._start_child()
             while self._exit_code is None:
+                self._ops.turn(self._live())
                 await self._handle(await self._next_message())
                 if self._exit_code is None:
                     await self._on_tick()
@@ -118,7 +187,8 @@ class Supervisor:
         return self._exit_code
 
     async def _next_message(self) -> Message:
-        deadlines = [self._policy.next_deadline(), self._respawn_at]
+        wake = self._clock() + self._ops.wake_every  # state file fresh, heartbeat beating
+        deadlines = [self._policy.next_deadline(), self._respawn_at, wake]
         deadline = min((d for d in deadlines if d is not None), default=None)
         timeout = None if deadline is None else max(0.0, deadline - self._clock())
         try:
@@ -180,7 +250,7 @@ class Supervisor:
         self._emit("resource_sample", category="performance", also=MEMORY, **record)
         self._history.append({"timestamp": _wall(0.0), **record})
         try:
-            path = history_path(self.config.logging.dir, self.config.app.name)
+            path = history_path(self.config.state.dir, self.config.app.name)
             write_json_atomic(path, {"samples": list(self._history)})
         except OSError as exc:
             if not self._history_failing:  # once, not every sample
@@ -237,7 +307,7 @@ class Supervisor:
         generation = self._generation
 
         def sink(stream: str, lines: list[str]) -> None:
-            self._emit.child_output(stream, lines, generation)
+            self._events.child_output(stream, lines, generation)
 
         return sink
 
@@ -275,6 +345,7 @@ class Supervisor:
                     startup=round(startup, 3),
                     downtime=None if downtime is None else round(downtime, 3),
                 )
+                self._ops.healthy()  # READY=1 follows the logged fact
             case Restart(reason):
                 await self._restart(reason)
             case RecommendRestart(reason, at):
@@ -334,6 +405,7 @@ class Supervisor:
         self._emit(
             "child_stopping", pid=child.pid, signal=app.stop_signal.name, timeout=app.stop_timeout
         )
+        self._ops.busy_until(self._clock() + _stop_bound(app.stop_timeout))
         report = await stop_tree(child.pid, app.stop_signal, app.stop_timeout, self._clock)
         exit_ = await _settle(child)
         self._lifecycle.fire(Trigger.STOPPED)
@@ -366,6 +438,7 @@ class Supervisor:
         )
         # Its orphans were re-parented to us: a crashed app leaves nothing running.
         app = self.config.app
+        self._ops.busy_until(self._clock() + _stop_bound(app.stop_timeout))
         report = await stop_tree(child.pid, app.stop_signal, app.stop_timeout, self._clock)
         if report.signalled:
             self._emit(
@@ -405,34 +478,55 @@ class Supervisor:
             self._exit_code = EXIT_OK
         elif signum == signal.SIGHUP:
             await self._reload()
-        elif signum == signal.SIGUSR1:
+        elif signum in (signal.SIGUSR1, signal.SIGUSR2):
             if self._child is not None and at < self._child.started_at:
+                self._ops.state.control(name, "done", detail="a restart since served it")
                 return  # sent before the current child started: already served by a restart
-            await self._restart_on_request(f"requested by {name}")
+            await self._restart_on_request(f"requested by {name}", signum == signal.SIGUSR1, name)
 
-    async def _restart_on_request(self, reason: str) -> None:
+    async def _restart_on_request(
+        self, reason: str, force: bool = True, requester: str = "SIGHUP"
+    ) -> None:
+        """SIGUSR1 (`watchdog restart --force`) now; SIGUSR2 when the throttle allows."""
+        name = requester
         if self.state in ALIVE_STATES:
-            await self._restart(self._policy.restart_requested(reason, self._clock()).reason)
+            decisions = self._policy.restart_requested(reason, self._clock(), force)
+            pending = self._policy.pending
+            if decisions and isinstance(decisions[0], Restart):
+                self._ops.state.control(name, "restarting", detail=reason)
+                self._ops.turn(self._live())  # the command that asked waits for this
+            elif pending is not None:
+                at = time.time() + pending.at - self._clock()
+                self._ops.state.control(name, "throttled", restart_at=at, detail=pending.reason)
+            for decision in decisions:
+                await self._carry_out(decision)
         elif self.state is ChildState.BACKOFF:
+            self._ops.state.control(name, "restarting", detail="the app was waiting to restart")
             self._respawn_at = self._clock()
+        else:
+            self._ops.state.control(name, "ignored", detail=f"the app is {self.state.value}")
 
     async def _reload(self) -> None:
+        self._ops.reloading()
         try:
             new = self._reload_config()
             relog = new.logging != self.config.logging or new.app.name != self.config.app.name
             events = self._reopen_events(new) if relog else None
+            if new.state.dir != self.config.state.dir:
+                prepare_log_dir(new.state.dir, "state.dir")
         except (ConfigError, LogDirError) as exc:
-            self._emit("reload_failed", level="error", errors=str(exc).splitlines())
+            errors = str(exc).splitlines()
+            self._emit("reload_failed", level="error", errors=errors)
+            self._ops.state.control("SIGHUP", "reload_failed", errors=errors)
+            await self._ops.reloaded(self.config, self.config)
             return
         old, self.config = self.config, new
         if events is not None:
-            self._emit = events
-        changed = [
-            name
-            for name in ("app", "health", "restart", "logging", "resources")
-            if getattr(old, name) != getattr(new, name)
-        ]
+            self._events = events
+        changed = [name for name in SECTIONS if getattr(old, name) != getattr(new, name)]
         self._emit("config_reloaded", changed=changed)
+        self._ops.state.control("SIGHUP", "reloaded", changed=changed)
+        await self._ops.reloaded(old, new)
         self._policy.reconfigure(new.health, new.restart, new.resources)
         if new.resources.history_size != self._history.maxlen:
             self._history = deque(self._history, maxlen=new.resources.history_size)
@@ -446,6 +540,7 @@ class Supervisor:
             await self._restart_on_request("config reloaded with a new app section")
 
     async def _shutdown(self) -> None:
+        self._ops.stopping()
         self._emit("watchdog_stopping", state=self.state.value)
         self._cancel_probes()
         if self.state in (*ALIVE_STATES, ChildState.EXITED, ChildState.BACKOFF):
@@ -461,6 +556,7 @@ class Supervisor:
         with contextlib.suppress(Exception):
             await self._prober.aclose()
         self._emit("watchdog_stopped", exit_code=self._exit_code)
+        await self._ops.aclose(self._exit_code or 0, self._live())
 
 
 async def _settle(child: Child) -> ChildExit | None:
@@ -472,6 +568,11 @@ async def _settle(child: Child) -> ChildExit | None:
         async with asyncio.timeout(REAP_WAIT):
             return await asyncio.shield(child.exited)
     return None
+
+
+def _stop_bound(stop_timeout: float) -> float:
+    """The longest a stop may take (grace, SIGKILL wait, reaping), with room to spare."""
+    return stop_timeout + KILL_WAIT + 2 * REAP_WAIT + 5.0
 
 
 def _wall(offset: float) -> str:

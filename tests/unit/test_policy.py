@@ -177,9 +177,29 @@ class TestThrottle:
     def test_operator_restart_bypasses_but_counts(self) -> None:
         """A requested restart happens at once and starts the throttle window."""
         policy = healthy_policy()
-        decision = policy.restart_requested("requested by SIGUSR1", 100)
-        assert decision == Restart("requested by SIGUSR1")
+        decisions = policy.restart_requested("requested by SIGUSR1", 100)
+        assert decisions == [Restart("requested by SIGUSR1")]
         assert policy.throttle.allowed_at() == 400
+
+    def test_unforced_operator_restart_waits_for_the_throttle(self) -> None:
+        """`watchdog restart` without --force waits for the throttle, through good probes."""
+        policy = healthy_policy()
+        policy.restart_requested("first", 100)
+        policy.child_started(101)
+        policy.on_probe(ok(102))
+        [recommended] = policy.restart_requested("requested by SIGUSR2", 150, force=False)
+        assert isinstance(recommended, RecommendRestart)
+        assert recommended.at == 400
+        assert policy.restart_requested("again", 160, force=False) == []  # one is pending
+        assert policy.on_probe(ok(200)) == []
+        [restart] = policy.on_tick(400)
+        assert restart == Restart("requested by SIGUSR2")
+
+    def test_unforced_operator_restart_is_immediate_when_allowed(self) -> None:
+        policy = healthy_policy()
+        assert policy.restart_requested("requested by SIGUSR2", 100, force=False) == [
+            Restart("requested by SIGUSR2")
+        ]
 
     def test_throttle_rule(self) -> None:
         """The throttle allows anything before its first restart, then once per interval."""

@@ -1,0 +1,242 @@
+"""Operating a running watchdog: sd_notify on a real socket, status, restart and reload."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.conftest import WatchdogProcess, fast_config, free_port, poll
+
+Start = Callable[[dict[str, Any]], WatchdogProcess]
+
+
+def watchdog_command(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "watchdog", *args, "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+
+class Datagrams:
+    """A systemd stand-in: every datagram on a real AF_UNIX socket, with when it came."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.received: list[tuple[float, str]] = []
+        self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self._socket.bind(str(path))
+        self._socket.settimeout(0.1)
+        self._open = True
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        while self._open:
+            try:
+                data = self._socket.recv(4096)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self.received.append((time.time(), data.decode()))
+
+    def messages(self) -> list[str]:
+        return [message for _, message in self.received]
+
+    def first(self, prefix: str, timeout: float = 10.0) -> tuple[float, str]:
+        return poll(
+            lambda: next((m for m in list(self.received) if m[1].startswith(prefix)), None),
+            timeout,
+        )
+
+    def close(self) -> None:
+        self._open = False
+        self._thread.join(2)
+        self._socket.close()
+
+
+@pytest.fixture
+def systemd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Datagrams]:
+    listener = Datagrams(tmp_path / "notify.sock")
+    monkeypatch.setenv("NOTIFY_SOCKET", str(listener.path))
+    monkeypatch.setenv("WATCHDOG_USEC", "400000")  # pings every 0.2 s
+    yield listener
+    listener.close()
+
+
+def pings_between(listener: Datagrams, start: float, end: float) -> int:
+    return sum(1 for at, m in listener.received if m == "WATCHDOG=1" and start <= at < end)
+
+
+def test_sd_notify_speaks_in_order(run_watchdog: Start, systemd: Datagrams) -> None:
+    """READY only once healthy, STATUS lines, pings only while the loop runs, reload, stop."""
+    port = free_port()
+    watchdog = run_watchdog(fast_config(port, ["--boot-delay", "0.5"]))
+    ready_at, _ = systemd.first("READY=1")
+    [healthy] = watchdog.wait_for("child_healthy")
+    healthy_at = datetime_of(healthy)
+    assert healthy_at <= ready_at
+    before_ready = [m for at, m in systemd.received if at < healthy_at]
+    assert "READY=1" not in before_ready
+    assert any(m.startswith("STATUS=faulty: starting") for m in before_ready), before_ready
+    poll(lambda: any("healthy" in m for m in systemd.messages() if m.startswith("STATUS=")), 5)
+
+    # Pings come at about half of WATCHDOG_USEC while the loop turns ...
+    time.sleep(1.0)
+    now = time.time()
+    assert pings_between(systemd, now - 1.0, now) >= 3
+    # ... and stop while it cannot (a stopped process stands for a hung one).
+    watchdog.send(signal.SIGSTOP)
+    stopped_at = time.time()
+    time.sleep(0.8)
+    watchdog.send(signal.SIGCONT)
+    assert pings_between(systemd, stopped_at + 0.05, stopped_at + 0.8) == 0
+    poll(lambda: pings_between(systemd, time.time() - 1, time.time() + 1) > 0, 5)
+
+    count = len(systemd.received)
+    watchdog.send(signal.SIGHUP)
+    watchdog.wait_for("config_reloaded")
+    after_reload = poll(
+        lambda: (
+            [m for m in systemd.messages()[count:] if m != "WATCHDOG=1"]
+            if any(m == "READY=1" for m in systemd.messages()[count:])
+            else None
+        ),
+        5,
+    )
+    reloading = [m for m in after_reload if m.startswith("RELOADING=1")]
+    assert reloading, after_reload
+    assert "\nMONOTONIC_USEC=" in reloading[0]
+    assert after_reload.index(reloading[0]) < after_reload.index("READY=1")
+
+    watchdog.send(signal.SIGTERM)
+    assert watchdog.wait_exit() == 0
+    assert "STOPPING=1" in systemd.messages()
+
+
+def datetime_of(event: dict[str, Any]) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(event["timestamp"]).timestamp()
+
+
+def test_status_reports_ok_critical_and_not_running(run_watchdog: Start) -> None:
+    port = free_port()
+    config = fast_config(port, [], resources={"interval": "200ms"})
+    watchdog = run_watchdog(config)
+    watchdog.wait_for("child_healthy")
+    poll(lambda: watchdog_command(watchdog.config_path, "status").returncode == 0, 5)
+    shown = watchdog_command(watchdog.config_path, "status")
+    assert shown.stdout.startswith(f"OK: faulty: app running (pid {watchdog.child_pid()}), healthy")
+    assert "\x1b[" not in shown.stdout  # no colour when not on a terminal
+    document = json.loads(watchdog_command(watchdog.config_path, "status", "--json").stdout)
+    assert document["verdict"]["code"] == 0
+    assert document["child"]["pid"] == watchdog.child_pid()
+    assert document["watchdog"]["pid"] == watchdog.pid
+    assert document["last_probe"]["ok"] is True
+    state_file = watchdog.workdir / "logs" / "faulty.state.json"
+    assert oct(state_file.stat().st_mode & 0o777) == "0o640"
+
+    # Memory "critical" at any real size: the verdict follows the level.
+    config["resources"]["memory"] = {"warning": 0.001, "critical": 0.002, "sustain": "1h"}
+    watchdog.write_config(config)
+    watchdog.send(signal.SIGHUP)
+    watchdog.wait_for("level_changed", metric="memory", status="critical")
+    poll(lambda: watchdog_command(watchdog.config_path, "status").returncode == 2, 5)
+    assert "memory critical" in watchdog_command(watchdog.config_path, "status").stdout
+
+    watchdog.send(signal.SIGTERM)
+    assert watchdog.wait_exit() == 0
+    gone = watchdog_command(watchdog.config_path, "status")
+    assert (gone.returncode, gone.stdout.strip()) == (
+        3,
+        "UNKNOWN: faulty: not running (stopped, exit code 0)",
+    )
+
+
+def test_status_does_not_trust_a_reused_pid(tmp_path: Path) -> None:
+    """A state file naming a live process that is not the watchdog reads as not running."""
+    config_path = tmp_path / "watchdog.yaml"
+    config_path.write_text(yaml.safe_dump({"app": {"name": "ghost", "command": ["true"]}}))
+    (tmp_path / "logs").mkdir()
+    stale = {
+        "app": "ghost",
+        "written": time.time(),
+        "watchdog": {"pid": os.getpid(), "create_time": 1.0, "running": True},
+    }
+    (tmp_path / "logs" / "ghost.state.json").write_text(json.dumps(stale))
+    shown = watchdog_command(config_path, "status")
+    assert shown.returncode == 3
+    assert f"pid {os.getpid()} is gone or not ours" in shown.stdout
+    refused = watchdog_command(config_path, "restart", "--force")
+    assert refused.returncode == 3
+    assert "is not running" in refused.stderr
+    (tmp_path / "logs" / "ghost.state.json").unlink()
+    missing = watchdog_command(config_path, "reload")
+    assert (missing.returncode, "no state file" in missing.stderr) == (3, True)
+
+
+def test_restart_command_honours_the_throttle_unless_forced(run_watchdog: Start) -> None:
+    port = free_port()
+    watchdog = run_watchdog(fast_config(port, [], restart={"min_interval": "1h"}))
+    watchdog.wait_for("child_healthy")
+    first_pid = watchdog.child_pid()
+
+    now = watchdog_command(watchdog.config_path, "restart")
+    assert (now.returncode, now.stdout.strip()) == (0, "watchdog: restarting faulty now")
+    watchdog.wait_for("child_healthy", count=2)
+    assert watchdog.child_pid() != first_pid
+
+    throttled = watchdog_command(watchdog.config_path, "restart")
+    assert throttled.returncode == 0
+    assert re.fullmatch(
+        r"watchdog: throttled \(one restart per 1h\): faulty restarts in (1h|59m\d+s);"
+        r" --force restarts now\n",
+        throttled.stdout,
+    ), throttled.stdout
+    [recommended] = watchdog.wait_for("RESTART_RECOMMENDED")
+    assert recommended["reason"] == "requested by SIGUSR2"
+    second_pid = watchdog.child_pid()
+
+    forced = watchdog_command(watchdog.config_path, "restart", "--force")
+    assert (forced.returncode, forced.stdout.strip()) == (0, "watchdog: restarting faulty now")
+    watchdog.wait_for("child_healthy", count=3)
+    assert watchdog.child_pid() != second_pid
+
+
+def test_reload_command_reports_what_changed_and_bad_configs(run_watchdog: Start) -> None:
+    port = free_port()
+    config = fast_config(port, [])
+    watchdog = run_watchdog(config)
+    watchdog.wait_for("child_healthy")
+    config["health"]["interval"] = "400ms"
+    watchdog.write_config(config)
+    reloaded = watchdog_command(watchdog.config_path, "reload")
+    assert (reloaded.returncode, reloaded.stdout.strip()) == (
+        0,
+        "watchdog: reloaded (changed: health)",
+    )
+    # A config that would fail to reload is refused before the watchdog is even signalled.
+    config["health"]["max_failures"] = 0
+    watchdog.write_config(config)
+    failed = watchdog_command(watchdog.config_path, "reload")
+    assert failed.returncode == 2
+    assert "health.max_failures: expected a whole number of at least 1, got 0" in failed.stderr
+    assert watchdog.events("reload_failed") == []
+    assert watchdog.process.poll() is None

@@ -1,0 +1,155 @@
+"""The outputs beside the logs: state file, sd_notify, alerts and metrics, fed one stream.
+
+The supervisor calls `emit` for every event (after logging it), `turn` after every turn
+of its loop with what only it knows, and the few lifecycle hooks below. Every output
+failure is survived here: supervision never waits for, or dies of, an output.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Coroutine, Mapping
+from typing import Any
+
+from watchdog.alerts import Alerter
+from watchdog.config import Config
+from watchdog.logfiles import say
+from watchdog.metrics import Metrics, MetricsError
+from watchdog.notify import Heartbeat, Notifier
+from watchdog.outputs import Event, Output
+from watchdog.statefile import REFRESH, StateFile, state_path
+
+Report = Callable[..., None]
+
+
+class Operations:
+    def __init__(
+        self,
+        config: Config,
+        report: Report,
+        clock: Callable[[], float] = time.monotonic,
+        notifier: Notifier | None = None,
+    ) -> None:
+        self._report = report
+        self._clock = clock
+        self.notifier = notifier or Notifier()
+        interval = self.notifier.ping_interval
+        # The loop wakes at least twice per ping, so an idle loop is never taken for a hung one.
+        self.wake_every = min(REFRESH, interval / 2) if interval else REFRESH
+        self.heartbeat = Heartbeat(tolerance=2 * interval if interval else REFRESH)
+        self.state = StateFile(
+            state_path(config.state.dir, config.app.name), config.app.name, report
+        )
+        self.alerter = Alerter(config.alerts, config.app.name, report, clock)
+        self.metrics = Metrics(config.metrics, config.app.name, report, clock)
+        self._outputs: list[Output] = [self.state, self.alerter, self.metrics]
+        self._ready_sent = False
+        self._stalled = False
+        self._pinger: asyncio.Task[None] | None = None
+        self._textfile_at = 0.0
+        self._app = config.app.name
+
+    async def start(self) -> None:
+        """Raises MetricsError when metrics.listen cannot be bound: a start-up failure."""
+        await self.metrics.start()
+        self.heartbeat.beat(self._clock())
+        if self.notifier.ping_interval:
+            self._pinger = asyncio.create_task(self._ping_loop(self.notifier.ping_interval))
+
+    def emit(self, name: str, level: str, category: str, fields: Mapping[str, Any]) -> None:
+        event = Event(name, level, category, fields, self._clock(), time.time())
+        for output in self._outputs:
+            try:
+                output.on_event(event)
+            except Exception as exc:  # noqa: BLE001 - an output's bug must not stop supervision
+                say(f"watchdog: {type(output).__name__} failed on {name}: {exc!r}")
+
+    def turn(self, live: Mapping[str, Any]) -> None:
+        """A turn of the supervising loop: beat, and bring the state file and status up to date."""
+        now = self._clock()
+        self.heartbeat.beat(now)
+        self.state.write(live)
+        self.notifier.status(status_line(self._app, live))
+        if now - self._textfile_at >= REFRESH:
+            self._textfile_at = now
+            self.metrics.write_textfile()
+
+    def healthy(self) -> None:
+        if not self._ready_sent:
+            self._ready_sent = True
+            self.notifier.ready()
+
+    def busy_until(self, deadline: float) -> None:
+        self.heartbeat.busy_until(deadline)
+
+    def reloading(self) -> None:
+        self.notifier.reloading()
+
+    async def reloaded(self, old: Config, new: Config) -> None:
+        """A reload took effect (or failed: then old is new); READY=1 either way."""
+        if new.alerts != old.alerts or new.app.name != old.app.name:
+            previous, self.alerter = self.alerter, Alerter(new.alerts, new.app.name, self._report)
+            self._outputs[1] = self.alerter
+            await _quietly(previous.aclose())
+        if new.metrics != old.metrics:
+            try:
+                await self.metrics.reconfigure(new.metrics)
+            except MetricsError as exc:  # the old address is closed; the values go on
+                self._report("metrics_unavailable", level="error", error=str(exc))
+        path = state_path(new.state.dir, new.app.name)
+        if path != self.state.path:
+            self.state.path = path
+        self._app = new.app.name
+        self.notifier.ready()
+
+    def stopping(self) -> None:
+        self.notifier.stopping()
+
+    async def _ping_loop(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            if self.heartbeat.alive(self._clock()):
+                self.notifier.ping()
+                self._stalled = False
+            elif not self._stalled:
+                self._stalled = True
+                self._report("watchdog_loop_stalled", level="critical", action="no WATCHDOG=1 ping")
+
+    async def aclose(self, exit_code: int, live: Mapping[str, Any]) -> None:
+        if self._pinger is not None:
+            self._pinger.cancel()
+        self.state.stopped(exit_code)
+        self.state.write(live)
+        self.metrics.write_textfile()
+        await _quietly(self.alerter.aclose())
+        await _quietly(self.metrics.aclose())
+        self.notifier.close()
+
+
+async def _quietly(closing: Coroutine[Any, Any, None]) -> None:
+    try:
+        await closing
+    except Exception as exc:  # noqa: BLE001 - closing an output never fails a stop
+        say(f"watchdog: closing an output failed: {exc!r}")
+
+
+def status_line(app: str, live: Mapping[str, Any]) -> str:
+    """The one line `systemctl status` shows."""
+    child = live.get("child") or {}
+    text = f"{app}: {child.get('state', '?')}"
+    if child.get("pid"):
+        text += f" pid {child['pid']}"
+    if child.get("healthy"):
+        text += ", healthy"
+    bad = [
+        f"{metric} {level['level']}"
+        for metric, level in sorted((live.get("levels") or {}).items())
+        if level.get("level") in ("warning", "critical")
+    ]
+    if bad:
+        text += "; " + ", ".join(bad)
+    pending = live.get("pending_restart")
+    if pending:
+        text += f"; restart pending: {pending.get('reason')}"
+    return text

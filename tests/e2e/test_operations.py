@@ -15,8 +15,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
+from pytest_httpserver import HTTPServer
 
 from tests.conftest import WatchdogProcess, fast_config, free_port, poll
 
@@ -240,3 +243,52 @@ def test_reload_command_reports_what_changed_and_bad_configs(run_watchdog: Start
     assert "health.max_failures: expected a whole number of at least 1, got 0" in failed.stderr
     assert watchdog.events("reload_failed") == []
     assert watchdog.process.poll() is None
+
+
+def test_a_restart_is_alerted_and_counted_in_metrics(
+    run_watchdog: Start, httpserver: HTTPServer
+) -> None:
+    """The operator's story: restart the app, get the webhook, see it in /metrics."""
+    httpserver.expect_request("/hooks/T1/secret-token", method="POST").respond_with_data("ok")
+    hook = httpserver.url_for("/hooks/T1/secret-token")
+    metrics_port = free_port()
+    config = fast_config(
+        free_port(),
+        [],
+        alerts={"webhook": {"url": hook, "headers": {"Authorization": "Bearer t0ken-value"}}},
+        metrics={"listen": f"127.0.0.1:{metrics_port}"},
+    )
+    watchdog = run_watchdog(config)
+    watchdog.wait_for("child_healthy")
+    assert watchdog_command(watchdog.config_path, "restart", "--force").returncode == 0
+    watchdog.wait_for("alert_sent", kind="restart")
+    [(request, _)] = [entry for entry in httpserver.log if entry[0].path.endswith("token")]
+    body = request.get_json()
+    assert (body["event"], body["app"], body["reason"]) == (
+        "restart",
+        "faulty",
+        "requested by SIGUSR1",
+    )
+    assert body["text"].startswith("[faulty@")
+    assert "restart: requested by SIGUSR1" in body["text"]
+    assert request.headers["Authorization"] == "Bearer t0ken-value"
+
+    watchdog.wait_for("child_healthy", count=2)
+
+    def scraped() -> dict[str, float] | None:
+        text = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=2).text
+        values = {
+            f"{sample.name}{dict(sample.labels)}": sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+        }
+        up = values.get("watchdog_child_up{'app': 'faulty'}")
+        return values if up == 1 else None
+
+    values = poll(scraped, 5)
+    assert values["watchdog_restarts_total{'app': 'faulty', 'reason': 'operator'}"] == 1
+    assert values["watchdog_probes_total{'app': 'faulty', 'result': 'ok'}"] >= 1
+    written = [path.read_text() for path in (watchdog.workdir / "logs").iterdir()]
+    everything = "\n".join([*written, watchdog.output()])
+    assert "secret-token" not in everything
+    assert "t0ken-value" not in everything

@@ -16,6 +16,7 @@ from watchdog.units import format_duration
 OK, WARNING, CRITICAL, UNKNOWN = 0, 1, 2, 3
 LABELS = {OK: "OK", WARNING: "WARNING", CRITICAL: "CRITICAL", UNKNOWN: "UNKNOWN"}
 COLOURS = {OK: "green", WARNING: "yellow", CRITICAL: "red", UNKNOWN: "magenta"}
+EXIT_CRASH_LOOP = 3  # `watchdog run`'s exit code when it gives up
 DOWN_STATES = ("exited", "backoff", "fatal", "stopped", "stopping")
 
 
@@ -36,6 +37,9 @@ def assess(state: Mapping[str, Any] | None, now: float, pid_is_ours: bool) -> Ve
         return Verdict(UNKNOWN, "not running (no state file)")
     watchdog = state.get("watchdog", {})
     if not watchdog.get("running", False):
+        if watchdog.get("exit_code") == EXIT_CRASH_LOOP:
+            # Not "unknown": the watchdog gave up on an app that kept dying. That is an outage.
+            return Verdict(CRITICAL, "not running: gave up on a crash loop (exit code 3)")
         return Verdict(UNKNOWN, f"not running (stopped, exit code {watchdog.get('exit_code')})")
     if not pid_is_ours:
         return Verdict(UNKNOWN, f"not running (pid {watchdog.get('pid')} is gone or not ours)")
@@ -121,13 +125,12 @@ def render(state: Mapping[str, Any] | None, verdict: Verdict, now: float) -> lis
     lines += [(f"  {name:<11}{text}", "") for name, text in rows]
     levels = state.get("levels") or {}
     if levels:
-        lines.append((f"  {'metric':<15}{'level':<10}value", ""))
+        width = max(15, *(len(metric) + 2 for metric in levels))
+        lines.append((f"  {'metric':<{width}}{'level':<10}value", ""))
         for metric, level in sorted(levels.items()):
             colour = {"warning": "yellow", "critical": "red"}.get(level.get("level"), "")
-            text = (
-                f"  {metric:<15}{level.get('level', '-'):<10}{_value(metric, level.get('value'))}"
-            )
-            lines.append((text, colour))
+            value = _value(metric, level.get("value"))
+            lines.append((f"  {metric:<{width}}{level.get('level', '-'):<10}{value}", colour))
     return lines
 
 

@@ -52,7 +52,8 @@ def healthy_state(**changes: Any) -> dict[str, Any]:
         ({"child__state": "backoff", "child__healthy": False}, CRITICAL, "app backoff"),
         ({"child__state": "fatal", "child__healthy": False}, CRITICAL, "app fatal"),
         ({"written": NOW - 31}, UNKNOWN, "state not updated for 31s: hung?"),
-        ({"watchdog__running": False, "watchdog__exit_code": 3}, UNKNOWN, "exit code 3"),
+        ({"watchdog__running": False, "watchdog__exit_code": 0}, UNKNOWN, "stopped, exit code 0"),
+        ({"watchdog__running": False, "watchdog__exit_code": 3}, CRITICAL, "gave up on a crash"),
     ],
 )
 def test_verdicts(changes: dict[str, Any], code: int, words: str) -> None:

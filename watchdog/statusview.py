@@ -31,8 +31,8 @@ class Verdict:
         return LABELS[self.code]
 
 
-def assess(state: Mapping[str, Any] | None, now: float, pid_is_ours: bool) -> Verdict:
-    """The one verdict a monitoring system acts on, with the reasons behind it."""
+def _not_watching(state: Mapping[str, Any] | None, now: float, pid_is_ours: bool) -> Verdict | None:
+    """The verdict when no live watchdog stands behind the state file."""
     if state is None:
         return Verdict(UNKNOWN, "not running (no state file)")
     watchdog = state.get("watchdog", {})
@@ -46,6 +46,14 @@ def assess(state: Mapping[str, Any] | None, now: float, pid_is_ours: bool) -> Ve
     age = now - float(state.get("written", 0))
     if age > float(state.get("stale_after", 30)):
         return Verdict(UNKNOWN, f"state not updated for {format_duration(round(age))}: hung?")
+    return None
+
+
+def assess(state: Mapping[str, Any] | None, now: float, pid_is_ours: bool) -> Verdict:
+    """The one verdict a monitoring system acts on, with the reasons behind it."""
+    not_watching = _not_watching(state, now, pid_is_ours)
+    if not_watching is not None or state is None:
+        return not_watching or Verdict(UNKNOWN, "not running")
     child = state.get("child") or {}
     code, reasons = OK, []
     if child.get("state") in DOWN_STATES:

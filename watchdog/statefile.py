@@ -103,7 +103,11 @@ class StateFile:
 
     def write(self, live: Mapping[str, Any]) -> None:
         self._state.update(live)
-        self._state["written"] = self._wall()
+        now = self._state["written"] = self._wall()
+        watchdog, child = self._state["watchdog"], self._state.get("child") or {}
+        watchdog["uptime"] = round(now - watchdog["started"], 1)
+        if child.get("started") is not None and child.get("pid") is not None:
+            child["uptime"] = round(now - child["started"], 1)
         try:
             write_json_atomic(self.path, self._state)
         except OSError as exc:

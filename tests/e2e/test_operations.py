@@ -153,6 +153,7 @@ def test_status_reports_ok_critical_and_not_running(run_watchdog: Start) -> None
     assert document["child"]["pid"] == watchdog.child_pid()
     assert document["watchdog"]["pid"] == watchdog.pid
     assert document["last_probe"]["ok"] is True
+    assert 0 < document["child"]["uptime"] <= document["watchdog"]["uptime"] < 30
     state_file = watchdog.workdir / "logs" / "faulty.state.json"
     assert oct(state_file.stat().st_mode & 0o777) == "0o640"
 

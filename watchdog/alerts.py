@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 
 from watchdog import __version__
+from watchdog.child import PRIVATE_ENV
 from watchdog.opsconfig import AlertsConfig
 from watchdog.outputs import Event
 from watchdog.units import format_duration
@@ -289,9 +290,15 @@ class Alerter:
         assert command
         pipe = asyncio.subprocess.PIPE
         try:
-            # A session of its own, so that a timeout kills whatever the command started too.
+            # A process group of its own, so that a timeout kills whatever it started too;
+            # our session, so that it is never taken for part of the app (child.is_helper).
             process = await asyncio.create_subprocess_exec(
-                *command, stdin=pipe, stdout=pipe, stderr=pipe, start_new_session=True
+                *command,
+                stdin=pipe,
+                stdout=pipe,
+                stderr=pipe,
+                process_group=0,
+                env={k: v for k, v in os.environ.items() if k not in PRIVATE_ENV},
             )
         except OSError as exc:
             return f"cannot run {command[0]}: {exc.strerror or exc}"

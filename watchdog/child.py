@@ -173,17 +173,40 @@ def _spawn_failure(exc: BaseException, app: AppConfig) -> str:
     return f"cannot start {app.command[0]}: {exc}"
 
 
+def is_helper(pid: int) -> bool:
+    """Whether `pid` is one of the watchdog's own helpers (an alert command), not the app's.
+
+    Helpers stay in the watchdog's session (in a process group of their own); the app is
+    started in a new session, and nothing it starts can ever join ours. So the session
+    tells them apart from the first instant after fork, with no pid to register.
+    """
+    try:
+        return os.getsid(pid) == os.getsid(0)
+    except OSError:
+        return False
+
+
 def reap_all() -> list[tuple[int, int]]:
-    """Collect every child that has ended (ours and adopted orphans): (pid, wait status)."""
+    """Collect every ended child of the app's (ours or adopted orphans): (pid, wait status).
+
+    Not waitpid(-1): that would also take the exit status of a helper from the asyncio
+    watcher that is waiting for it.
+    """
     reaped = []
-    while True:
+    try:
+        children = psutil.Process().children()
+    except (psutil.Error, OSError):
+        return reaped
+    for child in children:
+        if is_helper(child.pid):
+            continue
         try:
-            pid, status = os.waitpid(-1, os.WNOHANG)
+            pid, status = os.waitpid(child.pid, os.WNOHANG)
         except ChildProcessError:
-            return reaped
-        if pid == 0:
-            return reaped
-        reaped.append((pid, status))
+            continue
+        if pid:
+            reaped.append((pid, status))
+    return reaped
 
 
 def _alive(process: psutil.Process) -> bool:
@@ -193,13 +216,21 @@ def _alive(process: psutil.Process) -> bool:
         return False
 
 
-def _our_descendants() -> list[psutil.Process]:
-    # We are a subreaper with one child, so every live descendant is the child's tree:
-    # its own children, and the orphans they left, which were re-parented to us.
+def app_processes() -> list[psutil.Process]:
+    """The app's whole tree, zombies included: every descendant that is not our helper.
+
+    We are a subreaper with one child, so that is the child, its descendants, and the
+    orphans they left, which were re-parented to us. Reading /proc may fail (EMFILE
+    under an fd flood): then the tree is unknown for now, never a crash.
+    """
     try:
-        return [p for p in psutil.Process().children(recursive=True) if _alive(p)]
-    except psutil.Error:
+        return [p for p in psutil.Process().children(recursive=True) if not is_helper(p.pid)]
+    except (psutil.Error, OSError):
         return []
+
+
+def _our_descendants() -> list[psutil.Process]:
+    return [process for process in app_processes() if _alive(process)]
 
 
 def _send(process: psutil.Process, signum: int) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 import psutil
 
 from watchdog.cgroup import MemoryLimit, memory_limit, usage_percent
+from watchdog.child import app_processes
 from watchdog.observations import DiskUsage, Sample
 
 
@@ -31,7 +32,7 @@ class Sampler:
         procs = rss = threads = fds = 0
         cpu_seconds = 0.0
         seen: dict[int, tuple[float, float]] = {}
-        for process in _descendants():
+        for process in app_processes():
             try:
                 with process.oneshot():
                     if process.status() == psutil.STATUS_ZOMBIE:
@@ -93,13 +94,6 @@ def _fd_count(process: psutil.Process) -> int:
         return process.num_fds()
     except psutil.AccessDenied:
         return 0
-
-
-def _descendants() -> list[psutil.Process]:
-    try:
-        return psutil.Process().children(recursive=True)
-    except psutil.Error:
-        return []
 
 
 def _host_memory_percent(limit: MemoryLimit) -> float:

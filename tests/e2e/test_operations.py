@@ -293,3 +293,19 @@ def test_a_restart_is_alerted_and_counted_in_metrics(
     everything = "\n".join([*written, watchdog.output()])
     assert "secret-token" not in everything
     assert "t0ken-value" not in everything
+
+
+def test_an_alert_command_is_never_taken_for_part_of_the_app(run_watchdog: Start) -> None:
+    """A command alerting a restart runs while the app is stopped: it must not be stopped,
+    counted or reaped as the app's (its exit status belongs to the alerter)."""
+    marker = "import sys, time; sys.stdin.read(); time.sleep(0.5); print('done')"
+    config = fast_config(
+        free_port(), [], alerts={"command": [sys.executable, "-c", marker], "events": ["restart"]}
+    )
+    watchdog = run_watchdog(config)
+    watchdog.wait_for("child_healthy")
+    for round_ in range(1, 4):
+        watchdog.send(signal.SIGUSR1)
+        watchdog.wait_for("alert_sent", count=round_, kind="restart", target="command")
+    assert watchdog.events("alert_failed") == []
+    assert all(stopped["processes"] == 1 for stopped in watchdog.events("child_stopped"))

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import ctypes
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -24,6 +25,7 @@ MAX_LINE_BYTES = 16 * 1024
 READ_CHUNK = 64 * 1024
 STOP_POLL = 0.02
 KILL_WAIT = 5.0
+SETTLE_WAIT = 2.0  # for the reaper to collect a stopped child's status, and its output
 # Ours to speak to systemd with; a child that saw them could confuse the service manager.
 PRIVATE_ENV = (
     "NOTIFY_SOCKET",
@@ -48,8 +50,28 @@ def become_subreaper() -> bool:
     return _libc is not None and _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
 
 
+APP_FD_LIMIT: tuple[int, int] | None = None  # the limits the app is started with
+
+
+def raise_fd_limit() -> int:
+    """Lift our soft open-file limit to the hard one; the app keeps the original.
+
+    The soft limit (often 1024) guards old select()-based code; the watchdog uses none, and
+    running out of descriptors would leave it unable to probe or read /proc.
+    """
+    global APP_FD_LIMIT  # noqa: PLW0603 - read in the forked child, before exec
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if APP_FD_LIMIT is None:
+        APP_FD_LIMIT = (soft, hard)
+    with contextlib.suppress(OSError, ValueError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
 def _die_with(parent_pid: int) -> Callable[[], None]:
     def in_child() -> None:
+        if APP_FD_LIMIT is not None:
+            resource.setrlimit(resource.RLIMIT_NOFILE, APP_FD_LIMIT)
         if _libc is None:
             return
         # SIGKILL, not TERM: the point is that an API whose watchdog died is never left
@@ -255,6 +277,11 @@ def _signal_group(pgid: int | None, signum: int, live: list[psutil.Process]) -> 
     except OSError:
         return False
     return True
+
+
+def stop_bound(stop_timeout: float) -> float:
+    """The longest stopping a tree may take (grace, SIGKILL wait, reaping), with room."""
+    return stop_timeout + KILL_WAIT + 2 * SETTLE_WAIT + 5.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -201,7 +201,7 @@ def status(config_path: Path, as_json: bool) -> None:
     """How the app stands; exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (Nagios-style)."""
     import time
 
-    from watchdog.control import pid_is_ours, read_state
+    from watchdog.control import StateUnreadableError, pid_is_ours, read_state
     from watchdog.statusview import UNKNOWN, assess, render
 
     try:
@@ -209,7 +209,11 @@ def status(config_path: Path, as_json: bool) -> None:
     except ConfigError as exc:
         click.echo(f"UNKNOWN: invalid config {config_path}: {'; '.join(exc.problems)}")
         sys.exit(UNKNOWN)
-    state = read_state(_state_file(config))
+    try:
+        state = read_state(_state_file(config))
+    except StateUnreadableError as exc:
+        click.echo(f"UNKNOWN: {config.app.name}: {exc}")
+        sys.exit(UNKNOWN)
     now = time.time()
     verdict = assess(state, now, state is not None and pid_is_ours(state))
     if as_json:
@@ -236,6 +240,12 @@ def restart(config_path: Path, force: bool) -> None:
     detail = answer.detail
     if answer.outcome == "restarting":
         click.echo(f"watchdog: restarting {config.app.name} now")
+    elif answer.outcome == "throttled" and detail.get("backoff"):
+        wait = max(0, round(float(detail.get("restart_at", 0)) - _now()))
+        click.echo(
+            f"watchdog: {config.app.name} crashed and restarts in {format_duration(wait)}"
+            " (crash backoff); --force restarts now"
+        )
     elif answer.outcome == "throttled":
         wait = max(0, round(float(detail.get("restart_at", 0)) - _now()))
         click.echo(

@@ -31,10 +31,17 @@ def show(value: object) -> str:
     return text if len(text) <= _SHOWN_LENGTH else text[: _SHOWN_LENGTH - 3] + "..."
 
 
+def hidden(value: object) -> str:
+    """A secret's stand-in in an error message: its shape, never its text."""
+    return f"a {type(value).__name__} of {len(str(value))} characters (not shown: a secret)"
+
+
 class Section:
     """One mapping of the config; records problems instead of stopping at the first."""
 
-    def __init__(self, raw: object, path: str, problems: list[str]) -> None:
+    def __init__(
+        self, raw: object, path: str, problems: list[str], *, secret: bool = False
+    ) -> None:
         self._path = path
         self._problems = problems
         self._used: set[str] = set()
@@ -42,7 +49,8 @@ class Section:
         if raw is None:
             raw = {}
         if not isinstance(raw, dict):
-            problems.append(f"{path}: expected a mapping of settings, got {show(raw)}")
+            shown = hidden(raw) if secret else show(raw)
+            problems.append(f"{path}: expected a mapping of settings, got {shown}")
             raw = {}
         self._raw: dict[Any, Any] = raw
 
@@ -64,9 +72,10 @@ class Section:
             self.problem(key, expected, show(value))
             return default
 
-    def section(self, key: str) -> Section:
+    def section(self, key: str, *, secret: bool = False) -> Section:
+        """A nested mapping; `secret`: a wrong value there is described, never shown."""
         self._used.add(key)
-        return Section(self._raw.get(key), self._key_path(key), self._problems)
+        return Section(self._raw.get(key), self._key_path(key), self._problems, secret=secret)
 
     def valid(self, *keys: str) -> bool:
         """Whether none of `keys` had a problem, so a check across them means something."""

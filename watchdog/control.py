@@ -6,6 +6,7 @@ process must still have the create time the watchdog recorded, or it is not sign
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -21,13 +22,22 @@ POLL = 0.05
 SAME_PROCESS_TOLERANCE = 0.5  # seconds; create times are derived from clock ticks
 
 
+class StateUnreadableError(Exception):
+    """The state file exists but cannot be read (permissions, not JSON)."""
+
+
 def read_state(path: Path) -> dict[str, Any] | None:
-    """The state file's content, or None when there is none (or it is not ours)."""
+    """The state file's content; None when there is none. StateUnreadableError otherwise."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except FileNotFoundError:
         return None
-    return data if isinstance(data, dict) else None
+    except (OSError, ValueError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not JSON"
+        raise StateUnreadableError(f"cannot read the state file {path}: {why}") from None
+    if not isinstance(data, dict):
+        raise StateUnreadableError(f"cannot read the state file {path}: not a JSON object")
+    return data
 
 
 def pid_is_ours(state: Mapping[str, Any]) -> bool:
@@ -59,18 +69,28 @@ class NotRunningError(Exception):
 
 def request(path: Path, signum: signal.Signals, timeout: float) -> Answer:
     """Signal the watchdog whose state file is `path` and wait for it to record an answer."""
-    state = read_state(path)
+    try:
+        state = read_state(path)
+    except StateUnreadableError as exc:
+        raise NotRunningError(str(exc)) from None
     if state is None:
         raise NotRunningError(f"no state file at {path}: is the watchdog running?")
     if not (state.get("watchdog") or {}).get("running") or not pid_is_ours(state):
         pid = (state.get("watchdog") or {}).get("pid")
         raise NotRunningError(f"the watchdog that wrote {path} (pid {pid}) is not running")
     sent = time.time()
-    os.kill(state["watchdog"]["pid"], signum)
+    try:
+        os.kill(state["watchdog"]["pid"], signum)
+    except PermissionError:
+        raise NotRunningError(
+            "not allowed to signal the watchdog: run this as root or as the user it runs as"
+        ) from None
     deadline = time.monotonic() + timeout
+    control: dict[str, Any] = {}
     while time.monotonic() < deadline:
         time.sleep(POLL)
-        control = (read_state(path) or {}).get("last_control") or {}
+        with contextlib.suppress(StateUnreadableError):
+            control = (read_state(path) or {}).get("last_control") or {}
         received = control.get("received")
         if isinstance(received, int | float) and received >= sent - 0.01:
             return Answer(control.get("outcome"), control)

@@ -23,6 +23,9 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 TEXTFILE_MODE = 0o640
 READ_TIMEOUT = 5.0  # the longest a scraper that sends nothing may hold a connection
 MAX_HEAD = 8192  # request line and headers; a scrape needs a few hundred bytes
+# A scraper needs one connection; a flood of idle ones must not use up our file
+# descriptors (the probes and the app's pipes need them), so the rest are hung up on.
+MAX_CONNECTIONS = 16
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, math.inf)
 # The wording of policy.py, levels.py (via resourcepolicy.py) and supervisor.py; a reason
 # that matches none (a rule added later) is counted as "other" rather than lost.
@@ -225,6 +228,11 @@ class Metrics:
             why = os.strerror(exc.errno) if exc.errno else str(exc)
             raise MetricsError(f"metrics.listen: cannot listen on {listen}: {why}") from exc
 
+    def stopped(self) -> None:
+        """The watchdog is stopping: a textfile left behind must not say it is up."""
+        self._set("watchdog_up", 0)
+        self._set("watchdog_child_up", 0)
+
     async def reconfigure(self, config: MetricsConfig) -> None:
         """A reload: the listener moves if its address changed; every value carries over."""
         moved = config.listen != self._config.listen
@@ -252,6 +260,9 @@ class Metrics:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None  # each connection is served by a task of its own
+        if len(self._connections) >= MAX_CONNECTIONS:
+            writer.close()
+            return
         self._connections[task] = writer
         try:
             async with asyncio.timeout(READ_TIMEOUT):  # reading the head and writing the answer

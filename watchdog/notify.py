@@ -66,8 +66,8 @@ class Notifier:
         if line != self._last_status and self.send(f"STATUS={line}"):
             self._last_status = line
 
-    def ready(self) -> None:
-        self.send("READY=1")
+    def ready(self) -> bool:
+        return self.send("READY=1")
 
     def reloading(self) -> None:
         # notify-reload units need MONOTONIC_USEC to tell this reload from an older one.

@@ -13,12 +13,13 @@ from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
 from watchdog.alerts import Alerter
+from watchdog.child import stop_bound
 from watchdog.config import Config
 from watchdog.logfiles import say
 from watchdog.metrics import Metrics, MetricsError
 from watchdog.notify import Heartbeat, Notifier
 from watchdog.outputs import Event, Output
-from watchdog.statefile import REFRESH, StateFile, state_path
+from watchdog.statefile import REFRESH, STALE_AFTER, StateFile, state_path
 
 Report = Callable[..., None]
 
@@ -37,13 +38,20 @@ class Operations:
         interval = self.notifier.ping_interval
         # The loop wakes at least twice per ping, so an idle loop is never taken for a hung one.
         self.wake_every = min(REFRESH, interval / 2) if interval else REFRESH
-        self.heartbeat = Heartbeat(tolerance=2 * interval if interval else REFRESH)
+        # A beat missed for one ping interval stops the pings: systemd acts within
+        # WatchdogSec of the loop's last turn, not twice that.
+        self.heartbeat = Heartbeat(tolerance=interval or REFRESH)
         self.state = StateFile(
-            state_path(config.state.dir, config.app.name), config.app.name, report
+            state_path(config.state.dir, config.app.name),
+            config.app.name,
+            report,
+            # A stop of the app is a step the loop may take without rewriting the file.
+            stale_after=max(STALE_AFTER, stop_bound(config.app.stop_timeout) + 2 * REFRESH),
         )
         self.alerter = Alerter(config.alerts, config.app.name, report, clock)
         self.metrics = Metrics(config.metrics, config.app.name, report, clock)
         self._outputs: list[Output] = [self.state, self.alerter, self.metrics]
+        self._healthy_seen = False
         self._ready_sent = False
         self._stalled = False
         self._pinger: asyncio.Task[None] | None = None
@@ -71,27 +79,38 @@ class Operations:
         self.heartbeat.beat(now)
         self.state.write(live)
         self.notifier.status(status_line(self._app, live))
+        if self._healthy_seen and not self._ready_sent:
+            self._send_ready()  # the first try did not get through
         if now - self._textfile_at >= REFRESH:
             self._textfile_at = now
             self.metrics.write_textfile()
 
     def healthy(self) -> None:
+        self._healthy_seen = True
         if not self._ready_sent:
-            self._ready_sent = True
-            self.notifier.ready()
+            self._send_ready()
+
+    def _send_ready(self) -> None:
+        self._ready_sent = self.notifier.ready()
 
     def busy_until(self, deadline: float) -> None:
         self.heartbeat.busy_until(deadline)
 
     def reloading(self) -> None:
-        self.notifier.reloading()
+        if self._ready_sent:  # before READY=1, systemd is still waiting for the start
+            self.notifier.reloading()
 
     async def reloaded(self, old: Config, new: Config) -> None:
         """A reload took effect (or failed: then old is new); READY=1 either way."""
         if new.alerts != old.alerts or new.app.name != old.app.name:
-            previous, self.alerter = self.alerter, Alerter(new.alerts, new.app.name, self._report)
-            self._outputs[1] = self.alerter
-            await _quietly(previous.aclose())
+            try:
+                alerter = Alerter(new.alerts, new.app.name, self._report, self._clock)
+            except Exception as exc:  # noqa: BLE001 - keep alerting the old way, say why
+                self._report("alerts_reload_failed", level="error", error=type(exc).__name__)
+            else:
+                previous, self.alerter = self.alerter, alerter
+                self._outputs[1] = alerter
+                await _quietly(previous.aclose())
         if new.metrics != old.metrics:
             try:
                 await self.metrics.reconfigure(new.metrics)
@@ -101,7 +120,8 @@ class Operations:
         if path != self.state.path:
             self.state.path = path
         self._app = new.app.name
-        self.notifier.ready()
+        if self._ready_sent:
+            self.notifier.ready()
 
     def stopping(self) -> None:
         self.notifier.stopping()
@@ -120,6 +140,7 @@ class Operations:
         if self._pinger is not None:
             self._pinger.cancel()
         self.state.stopped(exit_code)
+        self.metrics.stopped()
         self.state.write(live)
         self.metrics.write_textfile()
         await _quietly(self.alerter.aclose())

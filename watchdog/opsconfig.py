@@ -10,7 +10,7 @@ from types import MappingProxyType
 from typing import Any
 
 from watchdog import convert
-from watchdog.configreader import Section
+from watchdog.configreader import Section, hidden
 
 DURATION = "a positive duration like 30s, 500ms or 5m"
 ALERT_KINDS = ("restart", "crash", "crash_loop", "restart_recommended", "critical", "recovered")
@@ -60,11 +60,6 @@ def parse_state(section: Section, log_dir: Path, base_dir: Path) -> StateConfig:
     return StateConfig(dir=(base_dir / directory).resolve() if directory else log_dir)
 
 
-def _hidden(value: object) -> str:
-    """A secret's stand-in in an error message: its shape, never its text."""
-    return f"a {type(value).__name__} of {len(str(value))} characters (not shown: a secret)"
-
-
 def _take_secret(section: Section, key: str, convert_value: Any, expected: str) -> Any:
     if key not in section:
         section.take(key, None, lambda value: value, expected)  # marks the key as known
@@ -73,8 +68,22 @@ def _take_secret(section: Section, key: str, convert_value: Any, expected: str) 
     try:
         return convert_value(raw)
     except (ValueError, TypeError):
-        section.problem(key, expected, _hidden(raw))
+        section.problem(key, expected, hidden(raw))
         return None
+
+
+def _webhook_url(value: object) -> str:
+    """A URL httpx will accept too: checked here, not found out when the first alert goes."""
+    import httpx  # noqa: PLC0415 - only with a webhook: `status` and `check` stay light
+
+    url = convert.url(value)
+    try:
+        httpx.URL(url)
+    except (httpx.InvalidURL, TypeError) as exc:
+        raise ValueError from exc
+    if any(ord(character) < 33 for character in url):  # spaces, tabs, newlines
+        raise ValueError
+    return url
 
 
 def _headers(value: object) -> Mapping[str, str]:
@@ -93,8 +102,8 @@ def _kinds(value: object) -> tuple[str, ...]:
 
 
 def parse_alerts(section: Section) -> AlertsConfig:
-    hook = section.section("webhook")
-    url = _take_secret(hook, "url", convert.url, "an http:// or https:// URL")
+    hook = section.section("webhook", secret=True)  # a bare URL written here is a secret too
+    url = _take_secret(hook, "url", _webhook_url, "an http:// or https:// URL")
     timeout = hook.take("timeout", 5.0, convert.positive_duration, DURATION)
     headers = _take_secret(hook, "headers", _headers, "a mapping of header: string value")
     if hook.valid("url") and url is None and ("headers" in hook or "timeout" in hook):

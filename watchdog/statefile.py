@@ -45,6 +45,7 @@ class StateFile:
         app_name: str,
         report: Callable[..., None],
         wall: Callable[[], float] = time.time,
+        stale_after: float = STALE_AFTER,
     ) -> None:
         self.path = path
         self._report = report
@@ -53,7 +54,7 @@ class StateFile:
         self._state: dict[str, Any] = {
             "format": FORMAT,
             "app": app_name,
-            "stale_after": STALE_AFTER,
+            "stale_after": stale_after,
             "watchdog": {
                 "pid": os.getpid(),
                 "create_time": _own_create_time(),

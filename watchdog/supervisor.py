@@ -15,12 +15,14 @@ from typing import Any
 
 from watchdog import __version__, signals
 from watchdog.child import (
-    KILL_WAIT,
+    SETTLE_WAIT,
     Child,
     SpawnError,
     become_subreaper,
+    raise_fd_limit,
     reap_all,
     spawn,
+    stop_bound,
     stop_tree,
 )
 from watchdog.config import SECTIONS, Config, ConfigError
@@ -54,10 +56,7 @@ EXIT_OK = 0
 EXIT_INTERNAL_ERROR = 1
 EXIT_CONFIG = 2
 EXIT_CRASH_LOOP = 3
-REAP_WAIT = 2.0
-HOUSEKEEPING_INTERVAL = (
-    86400.0  # after a stop, for the reaper to collect the child's status and output
-)
+HOUSEKEEPING_INTERVAL = 86400.0  # the guide's daily cleanup_old_logs
 
 
 class Supervisor:
@@ -162,6 +161,7 @@ class Supervisor:
             pid=os.getpid(),
             version=__version__,
             subreaper=become_subreaper(),
+            open_files_limit=raise_fd_limit(),
             url=self.config.health.url,
         )
         housekeeping = asyncio.create_task(self._housekeeping())
@@ -405,7 +405,7 @@ class Supervisor:
         self._emit(
             "child_stopping", pid=child.pid, signal=app.stop_signal.name, timeout=app.stop_timeout
         )
-        self._ops.busy_until(self._clock() + _stop_bound(app.stop_timeout))
+        self._ops.busy_until(self._clock() + stop_bound(app.stop_timeout))
         report = await stop_tree(child.pid, app.stop_signal, app.stop_timeout, self._clock)
         exit_ = await _settle(child)
         self._lifecycle.fire(Trigger.STOPPED)
@@ -438,7 +438,7 @@ class Supervisor:
         )
         # Its orphans were re-parented to us: a crashed app leaves nothing running.
         app = self.config.app
-        self._ops.busy_until(self._clock() + _stop_bound(app.stop_timeout))
+        self._ops.busy_until(self._clock() + stop_bound(app.stop_timeout))
         report = await stop_tree(child.pid, app.stop_signal, app.stop_timeout, self._clock)
         if report.signalled:
             self._emit(
@@ -485,26 +485,38 @@ class Supervisor:
             await self._restart_on_request(f"requested by {name}", signum == signal.SIGUSR1, name)
 
     async def _restart_on_request(
-        self, reason: str, force: bool = True, requester: str = "SIGHUP"
+        self, reason: str, force: bool = True, requester: str | None = None
     ) -> None:
-        """SIGUSR1 (`watchdog restart --force`) now; SIGUSR2 when the throttle allows."""
-        name = requester
+        """SIGUSR1 (`watchdog restart --force`) now; SIGUSR2 when the throttle allows.
+
+        `requester` (a signal's name) gets its answer in the state file, for the command
+        that sent it; a reload answers for itself.
+        """
+
+        def answer(outcome: str, **detail: Any) -> None:
+            if requester is not None:
+                self._ops.state.control(requester, outcome, **detail)
+
         if self.state in ALIVE_STATES:
             decisions = self._policy.restart_requested(reason, self._clock(), force)
             pending = self._policy.pending
             if decisions and isinstance(decisions[0], Restart):
-                self._ops.state.control(name, "restarting", detail=reason)
+                answer("restarting", detail=reason)
                 self._ops.turn(self._live())  # the command that asked waits for this
             elif pending is not None:
                 at = time.time() + pending.at - self._clock()
-                self._ops.state.control(name, "throttled", restart_at=at, detail=pending.reason)
+                answer("throttled", restart_at=at, detail=pending.reason)
             for decision in decisions:
                 await self._carry_out(decision)
-        elif self.state is ChildState.BACKOFF:
-            self._ops.state.control(name, "restarting", detail="the app was waiting to restart")
+        elif self.state is ChildState.BACKOFF and force:
+            answer("restarting", detail="the app was waiting to restart after a crash")
             self._respawn_at = self._clock()
+        elif self.state is ChildState.BACKOFF and self._respawn_at is not None:
+            # A crash's backoff is a throttle too: an unforced request does not cut it short.
+            at = time.time() + self._respawn_at - self._clock()
+            answer("throttled", restart_at=at, detail="restarting after a crash", backoff=True)
         else:
-            self._ops.state.control(name, "ignored", detail=f"the app is {self.state.value}")
+            answer("ignored", detail=f"the app is {self.state.value}")
 
     async def _reload(self) -> None:
         self._ops.reloading()
@@ -542,6 +554,14 @@ class Supervisor:
     async def _shutdown(self) -> None:
         self._ops.stopping()
         self._emit("watchdog_stopping", state=self.state.value)
+        try:
+            await self._stop_everything()
+        except Exception:  # noqa: BLE001 - the state file and outputs must still be closed
+            self._emit("shutdown_failed", level="critical", exc_info=True)
+        self._emit("watchdog_stopped", exit_code=self._exit_code)
+        await self._ops.aclose(self._exit_code or 0, self._live())
+
+    async def _stop_everything(self) -> None:
         self._cancel_probes()
         if self.state in (*ALIVE_STATES, ChildState.EXITED, ChildState.BACKOFF):
             if self._child is not None and self.state in ALIVE_STATES:
@@ -555,24 +575,17 @@ class Supervisor:
         )
         with contextlib.suppress(Exception):
             await self._prober.aclose()
-        self._emit("watchdog_stopped", exit_code=self._exit_code)
-        await self._ops.aclose(self._exit_code or 0, self._live())
 
 
 async def _settle(child: Child) -> ChildExit | None:
     """The child's exit status once reaped, after its output is drained; bounded."""
     with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(REAP_WAIT):
+        async with asyncio.timeout(SETTLE_WAIT):
             await asyncio.gather(*(pump.closed for pump in child.pumps))
     with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(REAP_WAIT):
+        async with asyncio.timeout(SETTLE_WAIT):
             return await asyncio.shield(child.exited)
     return None
-
-
-def _stop_bound(stop_timeout: float) -> float:
-    """The longest a stop may take (grace, SIGKILL wait, reaping), with room to spare."""
-    return stop_timeout + KILL_WAIT + 2 * REAP_WAIT + 5.0
 
 
 def _wall(offset: float) -> str:

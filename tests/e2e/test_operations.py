@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import resource
 import signal
 import socket
 import subprocess
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
@@ -192,6 +194,11 @@ def test_status_does_not_trust_a_reused_pid(tmp_path: Path) -> None:
     assert refused.returncode == 3
     assert "is not running" in refused.stderr
     (tmp_path / "logs" / "ghost.state.json").unlink()
+    (tmp_path / "logs" / "ghost.state.json").mkdir()  # there, but unreadable (even for root)
+    unreadable = watchdog_command(config_path, "status")
+    assert unreadable.returncode == 3
+    assert "cannot read the state file" in unreadable.stdout
+    (tmp_path / "logs" / "ghost.state.json").rmdir()
     missing = watchdog_command(config_path, "reload")
     assert (missing.returncode, "no state file" in missing.stderr) == (3, True)
 
@@ -244,6 +251,16 @@ def test_reload_command_reports_what_changed_and_bad_configs(run_watchdog: Start
     assert "health.max_failures: expected a whole number of at least 1, got 0" in failed.stderr
     assert watchdog.events("reload_failed") == []
     assert watchdog.process.poll() is None
+    # A new app section restarts the app; the answer still says what changed.
+    config["health"]["max_failures"] = 3
+    config["app"]["stop_timeout"] = "1s"
+    watchdog.write_config(config)
+    restarted = watchdog_command(watchdog.config_path, "reload")
+    assert (restarted.returncode, restarted.stdout.strip()) == (
+        0,
+        "watchdog: reloaded (changed: app)",  # max_failures 0 never took effect
+    )
+    watchdog.wait_for("child_healthy", count=2)
 
 
 def test_a_restart_is_alerted_and_counted_in_metrics(
@@ -309,3 +326,56 @@ def test_an_alert_command_is_never_taken_for_part_of_the_app(run_watchdog: Start
         watchdog.wait_for("alert_sent", count=round_, kind="restart", target="command")
     assert watchdog.events("alert_failed") == []
     assert all(stopped["processes"] == 1 for stopped in watchdog.events("child_stopped"))
+
+
+def test_the_watchdog_lifts_its_fd_limit_and_the_app_keeps_its_own(run_watchdog: Start) -> None:
+    """Running out of descriptors must not blind the watchdog; the app sees the limit it
+    would have had without a watchdog."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard <= 256:
+        pytest.skip(f"the hard open-files limit here ({hard}) leaves nothing to lift")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))
+    try:
+        watchdog = run_watchdog(fast_config(free_port(), []))
+        watchdog.wait_for("child_healthy")
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    [started] = watchdog.events("watchdog_started")
+    assert started["open_files_limit"] == hard
+    assert psutil.Process(watchdog.pid).rlimit(psutil.RLIMIT_NOFILE) == (hard, hard)
+    assert psutil.Process(watchdog.child_pid()).rlimit(psutil.RLIMIT_NOFILE) == (256, hard)
+
+
+def test_a_reload_while_starting_up_does_not_tell_systemd_ready(
+    run_watchdog: Start, systemd: Datagrams
+) -> None:
+    """systemd is still waiting for the start: no RELOADING/READY until the app is healthy."""
+    watchdog = run_watchdog(fast_config(free_port(), ["--boot-delay", "1.5"]))
+    watchdog.wait_for("child_started")
+    watchdog.send(signal.SIGHUP)
+    watchdog.wait_for("config_reloaded")
+    ready_at, _ = systemd.first("READY=1")
+    [healthy] = watchdog.wait_for("child_healthy")
+    assert datetime_of(healthy) <= ready_at
+    assert not [m for m in systemd.messages() if m.startswith("RELOADING=1")]
+    assert systemd.messages().count("READY=1") == 1
+
+
+def test_an_unforced_restart_does_not_cut_a_crash_backoff_short(run_watchdog: Start) -> None:
+    config = fast_config(
+        free_port(),
+        ["--crash-after", "0.5"],
+        restart={"backoff_initial": "20s", "backoff_max": "20s"},
+    )
+    watchdog = run_watchdog(config)
+    watchdog.wait_for("restart_scheduled", count=2, timeout=15)  # the second crash waits 20s
+    waiting = watchdog_command(watchdog.config_path, "restart")
+    assert re.fullmatch(
+        r"watchdog: faulty crashed and restarts in (1\d|20)s \(crash backoff\);"
+        r" --force restarts now\n",
+        waiting.stdout,
+    ), waiting.stdout
+    assert len(watchdog.events("child_started")) == 2
+    forced = watchdog_command(watchdog.config_path, "restart", "--force")
+    assert forced.stdout.strip() == "watchdog: restarting faulty now"
+    watchdog.wait_for("child_started", count=3, timeout=5)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import stat
@@ -253,3 +254,35 @@ def test_no_textfile_writes_nothing(tmp_path: Path) -> None:
     metrics.write_textfile()
     assert reports.calls == []
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_flood_of_idle_connections_is_capped() -> None:
+    """Beyond MAX_CONNECTIONS, connections are hung up on at once, so a flood cannot use up
+    the watchdog's file descriptors; once it ends, scrapes are served again."""
+
+    async def scenario(_: Metrics, base: str) -> None:
+        host, port = base.removeprefix("http://").split(":")
+        flood = [await asyncio.open_connection(host, int(port)) for _ in range(40)]
+
+        async def hung_up(reader: asyncio.StreamReader) -> bool:
+            try:
+                async with asyncio.timeout(1.0):  # far below READ_TIMEOUT
+                    return await reader.read() == b""
+            except TimeoutError:
+                return False
+            except ConnectionResetError:
+                return True
+
+        closed = await asyncio.gather(*(hung_up(reader) for reader, _ in flood))
+        assert sum(closed) == 40 - metrics_module.MAX_CONNECTIONS
+        for _, writer in flood:
+            writer.close()
+        # The held connections' handlers see the EOF and leave; then a scrape fits again.
+        async with httpx.AsyncClient(timeout=WAIT) as client, asyncio.timeout(WAIT):
+            while True:
+                with contextlib.suppress(httpx.TransportError):
+                    if (await client.get(f"{base}/metrics")).status_code == 200:
+                        break
+                await asyncio.sleep(0.05)
+
+    assert serving(scenario) == []

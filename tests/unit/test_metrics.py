@@ -316,3 +316,14 @@ def test_huge_and_fractional_values_are_written_as_prometheus_reads_them() -> No
     assert value(families, "watchdog_child_rss_bytes") == 2.0**60
     assert value(families, "watchdog_child_memory_percent") == 1e-7
     assert value(families, "watchdog_host_cpu_percent") == math.inf
+
+
+def test_a_stopped_watchdog_says_so_in_what_it_leaves_behind() -> None:
+    """The last textfile of a stopped watchdog must not report it (or its app) up."""
+    metrics = new_metrics()
+    families = feed(metrics, event("child_healthy", downtime=None))
+    assert value(families, "watchdog_child_up", app="api") == 1
+    metrics.stopped()
+    families = feed(metrics)
+    assert value(families, "watchdog_up", app="api") == 0
+    assert value(families, "watchdog_child_up", app="api") == 0

@@ -78,6 +78,8 @@ def test_secrets_never_appear_in_check_output() -> None:
         {"url": "ftp://hooks.example.test/XXXXsecretXXXX"},
         {"url": "https://hooks.example.test/XXXXsecretXXXX", "headers": {"X-Token": 12345678}},
         {"url": "https://hooks.example.test/XXXXsecretXXXX", "headers": ["XXXXsecretXXXX"]},
+        {"url": "https://hooks.example.test/XXXX\tsecretXXXX"},
+        {"url": "http://-\u00e9.com/XXXXsecretXXXX"},  # an IDN httpx cannot encode
     ],
 )
 def test_a_bad_secret_is_named_but_not_shown(webhook: dict[str, Any]) -> None:
@@ -129,3 +131,12 @@ def test_listen_addresses(listen: str, allow_remote: bool, shown: str) -> None:
     config = config_with(metrics={"listen": listen, "allow_remote": allow_remote})
     assert str(config.metrics.listen) == shown
     assert effective(config)["metrics"]["listen"] == shown
+
+
+def test_a_webhook_written_as_a_bare_url_is_not_shown() -> None:
+    """`webhook: https://...` (a string, not a mapping) is an error that keeps the URL hidden."""
+    problems = problems_of(alerts={"webhook": HOOK})
+    assert problems == [
+        f"alerts.webhook: expected a mapping of settings, got a str of {len(HOOK)} characters"
+        " (not shown: a secret)"
+    ]

@@ -1,0 +1,47 @@
+"""The outputs hub: READY=1 gets through even when systemd's socket is busy at first."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+from tests.conftest import Reports
+from watchdog.config import parse
+from watchdog.notify import Notifier
+from watchdog.operations import Operations, status_line
+
+LIVE = {"child": {"state": "running", "pid": 7, "healthy": True}, "levels": {}}
+
+
+def test_ready_is_sent_again_until_it_gets_through(tmp_path: Path) -> None:
+    config = parse({"app": {"command": ["x"]}, "state": {"dir": str(tmp_path)}}, tmp_path)
+    path = tmp_path / "notify.sock"
+    operations = Operations(config, Reports(), notifier=Notifier({"NOTIFY_SOCKET": str(path)}))
+    operations.healthy()  # nobody listens yet: lost
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    listener.bind(str(path))
+    listener.settimeout(2)
+    try:
+        operations.turn(LIVE)
+        received = [listener.recv(4096).decode(), listener.recv(4096).decode()]
+        assert received == ["STATUS=api: running pid 7, healthy", "READY=1"]
+        operations.turn(LIVE)
+        listener.settimeout(0.2)
+        try:
+            extra = listener.recv(4096).decode()
+        except TimeoutError:
+            extra = None
+        assert extra is None  # once through, READY=1 is not repeated
+    finally:
+        listener.close()
+
+
+def test_status_line_names_what_is_wrong() -> None:
+    live = {
+        "child": {"state": "running", "pid": 7, "healthy": True},
+        "levels": {"memory": {"level": "critical", "value": 95.0}, "cpu": {"level": "normal"}},
+        "pending_restart": {"reason": "memory critical for 60s"},
+    }
+    assert status_line("api", live) == (
+        "api: running pid 7, healthy; memory critical; restart pending: memory critical for 60s"
+    )

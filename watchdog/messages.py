@@ -35,4 +35,13 @@ class Sampled:
     sample: Sample
 
 
-Message = Probed | Exited | Signalled | Tick | Sampled
+@dataclass(frozen=True, slots=True)
+class CapChecked:
+    """A quick RSS-only check of the tree found it at or over max_rss."""
+
+    generation: int
+    tree_rss: int
+    at: float
+
+
+Message = Probed | Exited | Signalled | Tick | Sampled | CapChecked

@@ -80,6 +80,7 @@ class Sample:
     host_memory: float
     host_cpu: float
     disks: tuple[DiskUsage, ...]
+    pids: tuple[int, ...] = ()  # the tree as found, for the quick cap checks until the next
 
     @property
     def memory_percent(self) -> float:

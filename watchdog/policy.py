@@ -210,6 +210,13 @@ class Policy:
                 decisions += self._withdraw(FORECAST)
         return decisions
 
+    def on_rss(self, tree_rss: int, now: float) -> list[Decision]:
+        """A quick RSS-only check of the tree: only the hard cap is judged on it."""
+        if self.resources is None:
+            return []
+        over = self.resources.over_cap(tree_rss)
+        return self._resolve([over], now) if over is not None else []
+
     def _resolve(self, found: list[ResourceDecision], now: float) -> list[Decision]:
         decisions: list[Decision] = []
         for item in found:

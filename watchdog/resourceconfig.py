@@ -24,6 +24,7 @@ class MemoryConfig:
     critical: float
     sustain: float = _duration()
     max_rss: int | None = field(metadata={"size": True})
+    cap_interval: float = field(default=0.1, metadata={"duration": True})
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +116,9 @@ def parse_resources(section: Section, log_dir: Path, base_dir: Path) -> Resource
             max_rss=memory.take(
                 "max_rss", None, convert.optional(convert.positive_size), "a size like 1.5GB"
             ),
+            # The cap is checked on its own, cheaply and often: a leak of 20 MB/s would
+            # overshoot a cap by 200 MB if it waited for the 10 s sample.
+            cap_interval=memory.take("cap_interval", 0.1, convert.positive_duration, DURATION),
         ),
         cpu=CpuConfig(
             *cpu_levels,
@@ -152,7 +156,10 @@ def _check_trend(section: Section, trend: Section, config: ResourcesConfig) -> N
         shown = format_duration(window)
         problem = f"at most resources.trend.window ({shown})"
         trend.problem("min_span", problem, format_duration(config.trend.min_span))
-    if trend.valid("window", "min_samples") and section.valid("interval"):
+    # Only the trend's own settings can contradict: a coarse `interval` alone just means
+    # fewer samples (and a later first forecast), which is the operator's choice.
+    chosen = "window" in trend or "min_samples" in trend
+    if chosen and trend.valid("window", "min_samples") and section.valid("interval"):
         fitting = int(window // interval) + 1
         if config.trend.min_samples > fitting:
             problem = (

@@ -121,15 +121,22 @@ class ResourceRules:
                 decisions.append(DiskCritical(disk.path, disk.percent))
         if not has_child:
             return decisions
-        max_rss = self.config.memory.max_rss
         decisions += self.memory.observe(sample.memory_percent, now, counting)
         decisions += self.cpu.observe(sample.cpu_percent(self.config.cpu.per_core), now, counting)
-        if max_rss is not None and sample.tree_rss >= max_rss:
-            shown = f"{format_size_short(sample.tree_rss)} >= max_rss {format_size_short(max_rss)}"
-            return [*decisions, OverCap(f"memory over its cap: {shown}")]
+        over = self.over_cap(sample.tree_rss)
+        if over is not None:
+            return [*decisions, over]
         if counting:
             decisions += self._forecast(sample)
         return decisions
+
+    def over_cap(self, tree_rss: int) -> OverCap | None:
+        """The hard cap, judged on any RSS figure: a full sample's or a quick check's."""
+        max_rss = self.config.memory.max_rss
+        if max_rss is None or tree_rss < max_rss:
+            return None
+        shown = f"{format_size_short(tree_rss)} >= max_rss {format_size_short(max_rss)}"
+        return OverCap(f"memory over its cap: {shown}")
 
     def on_probe(self, probe: ProbeResult, counting: bool) -> list[ResourceDecision]:
         if not counting:

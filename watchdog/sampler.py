@@ -68,6 +68,7 @@ class Sampler:
             host_memory=_host_memory_percent(limit),
             host_cpu=psutil.cpu_percent(interval=None),
             disks=tuple(_disks(self.disk_paths)),
+            pids=tuple(seen),
         )
 
     def _cpu_since_last(self, pid: int, created: float, used: float, wall: float) -> float:

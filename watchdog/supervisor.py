@@ -29,7 +29,7 @@ from watchdog.config import SECTIONS, Config, ConfigError
 from watchdog.levels import LevelChanged
 from watchdog.logfiles import prepare_log_dir
 from watchdog.logs import Events, LogDirError, clean_logs
-from watchdog.messages import Exited, Message, Probed, Sampled, Signalled, Tick
+from watchdog.messages import CapChecked, Exited, Message, Probed, Sampled, Signalled, Tick
 from watchdog.metrics import MetricsError
 from watchdog.observations import ChildExit, ProbeResult, Sample
 from watchdog.operations import Operations
@@ -47,6 +47,7 @@ from watchdog.policy import (
 from watchdog.probe import Prober
 from watchdog.report import MEMORY, report_level, report_probe, sample_record, trend_record
 from watchdog.resourcepolicy import DiskCritical, MemoryTrend, OverCap
+from watchdog.rsswatch import tree_rss
 from watchdog.sampler import Sampler
 from watchdog.signals import HANDLED_SIGNALS
 from watchdog.state import ALIVE_STATES, ChildState, Lifecycle, Trigger
@@ -89,6 +90,7 @@ class Supervisor:
         self._stop_requested = False
         self._history_failing = False
         self._sample_failing = False
+        self._tree_pids: tuple[int, ...] = ()  # as the last sample found them
         self._ops = Operations(config, self._emit, clock)
 
     def _emit(
@@ -166,6 +168,7 @@ class Supervisor:
         )
         housekeeping = asyncio.create_task(self._housekeeping())
         sampling = asyncio.create_task(self._sample_loop())
+        capping = asyncio.create_task(self._cap_loop())
         try:
             await self._start_child()
             while self._exit_code is None:
@@ -180,6 +183,7 @@ class Supervisor:
         finally:
             housekeeping.cancel()
             sampling.cancel()
+            capping.cancel()
             await self._shutdown()
             signals.hold()
             for signum in (*HANDLED_SIGNALS, signal.SIGCHLD):
@@ -208,6 +212,9 @@ class Supervisor:
                 await self._on_exit(exit_)
             case Sampled(sample):
                 await self._on_sample(sample)
+            case CapChecked(generation, tree_rss, at) if generation == current and self._alive():
+                for decision in self._policy.on_rss(tree_rss, at):
+                    await self._carry_out(decision)
 
     def _alive(self) -> bool:
         return self.state in ALIVE_STATES
@@ -245,7 +252,20 @@ class Supervisor:
             self._sample_failing = False
             self._queue.put_nowait(Sampled(sample))
 
+    async def _cap_loop(self) -> None:
+        """With a max_rss: the tree's RSS every cap_interval, from a few /proc reads."""
+        while True:
+            memory = self.config.resources.memory  # a reload may change both
+            await asyncio.sleep(memory.cap_interval)
+            child = self._child
+            if memory.max_rss is None or child is None or not self._alive():
+                continue
+            rss = tree_rss(child.pid, self._tree_pids)
+            if rss >= memory.max_rss:
+                self._queue.put_nowait(CapChecked(child.generation, rss, self._clock()))
+
     async def _on_sample(self, sample: Sample) -> None:
+        self._tree_pids = sample.pids
         record = sample_record(sample, self.config.resources.cpu.per_core)
         self._emit("resource_sample", category="performance", also=MEMORY, **record)
         self._history.append({"timestamp": _wall(0.0), **record})

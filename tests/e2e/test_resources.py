@@ -57,7 +57,8 @@ def test_leak_over_max_rss_is_restarted_at_once(run_watchdog) -> None:
     config = fast_config(
         port,
         ["--leak-mb-per-s", "50"],
-        resources={"interval": "100ms", "memory": {"max_rss": "150MB"}},
+        # The quick cap check is slowed right down: this is the full sample's own check.
+        resources={"interval": "100ms", "memory": {"max_rss": "150MB", "cap_interval": "1h"}},
     )
     watchdog = run_watchdog(config)
     [healthy] = watchdog.wait_for("child_healthy")
@@ -75,6 +76,26 @@ def test_leak_over_max_rss_is_restarted_at_once(run_watchdog) -> None:
     poll(lambda: pid_gone(healthy["pid"]), timeout=5)
     [_, started] = watchdog.wait_for("child_started", count=2)
     assert started["previous_pid"] == healthy["pid"]
+    [_, back] = watchdog.wait_for("child_healthy", count=2)
+    assert back["pid"] != healthy["pid"]
+
+
+def test_the_quick_cap_check_stops_a_leak_just_past_the_cap(run_watchdog) -> None:
+    """With full samples an hour apart, the cap check alone stops a 50 MB/s leak, within a
+    few MB of the cap, and the new child is up again."""
+    config = fast_config(
+        free_port(),
+        ["--leak-mb-per-s", "50"],
+        resources={"interval": "1h", "memory": {"max_rss": "150MB", "cap_interval": "50ms"}},
+    )
+    watchdog = run_watchdog(config)
+    [healthy] = watchdog.wait_for("child_healthy")
+    [restart] = watchdog.wait_for("restart_triggered", timeout=10)
+    found = re.fullmatch(r"memory over its cap: ([\d.]+)MB >= max_rss 150MB", restart["reason"])
+    assert found, restart["reason"]
+    assert 150 <= float(found.group(1)) < 160  # 50 MB/s for one 50 ms interval is 2.5 MB
+    assert watchdog.events("resource_sample") == []  # no full sample was needed
+    poll(lambda: pid_gone(healthy["pid"]), timeout=5)
     [_, back] = watchdog.wait_for("child_healthy", count=2)
     assert back["pid"] != healthy["pid"]
 

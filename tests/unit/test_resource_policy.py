@@ -283,3 +283,14 @@ def test_a_reload_that_raises_a_threshold_regrades_the_next_sample() -> None:
     [change] = policy.on_sample(sample(20, rss=0.85 * LIMIT))
     assert isinstance(change, LevelChanged)
     assert (change.old.label, change.new.label) == ("warning", "normal")
+
+
+def test_a_quick_rss_check_judges_only_the_cap() -> None:
+    """on_rss stops the child over max_rss, at once and only once; under it, nothing."""
+    policy = running(config(memory={"max_rss": "2GB"}))
+    assert policy.on_rss(2 * GB - 1, 10) == []
+    [over] = policy.on_rss(2 * GB + 5 * 2**20, 11)
+    assert isinstance(over, OverCap)
+    assert over.reason == "memory over its cap: 2GB >= max_rss 2GB"
+    assert policy.on_rss(3 * GB, 12) == []  # already being stopped
+    assert running().on_rss(100 * GB, 10) == []  # no cap configured

@@ -58,6 +58,7 @@ EXIT_INTERNAL_ERROR = 1
 EXIT_CONFIG = 2
 EXIT_CRASH_LOOP = 3
 HOUSEKEEPING_INTERVAL = 86400.0  # the guide's daily cleanup_old_logs
+CAP_CHECK_SHARE = 0.02  # of one core, at most, for the quick cap checks
 
 
 class Supervisor:
@@ -254,13 +255,17 @@ class Supervisor:
 
     async def _cap_loop(self) -> None:
         """With a max_rss: the tree's RSS every cap_interval, from a few /proc reads."""
+        cost = 0.0
         while True:
             memory = self.config.resources.memory  # a reload may change both
-            await asyncio.sleep(memory.cap_interval)
+            # A big tree makes each check dearer: keep them under CAP_CHECK_SHARE of a core.
+            await asyncio.sleep(max(memory.cap_interval, cost / CAP_CHECK_SHARE))
             child = self._child
             if memory.max_rss is None or child is None or not self._alive():
                 continue
+            started = time.process_time()
             rss = tree_rss(child.pid, self._tree_pids)
+            cost = time.process_time() - started
             if rss >= memory.max_rss:
                 self._queue.put_nowait(CapChecked(child.generation, rss, self._clock()))
 

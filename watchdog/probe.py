@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 
@@ -23,8 +24,13 @@ class Prober:
     def __init__(self, health: HealthConfig, clock: Callable[[], float] = time.monotonic) -> None:
         self._health = health
         self._clock = clock
-        self._client = httpx.AsyncClient(
-            timeout=health.timeout,
+        self._ssl = httpx.create_ssl_context()  # once: loading the CA bundle is dear
+        self._client = self._new_client()
+
+    def _new_client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            timeout=self._health.timeout,
+            verify=self._ssl,
             follow_redirects=False,  # followed by hand, and only to the same origin
             # A proxy from the environment must never stand between us and a loopback app.
             trust_env=False,
@@ -45,6 +51,7 @@ class Prober:
         except (TimeoutError, httpx.TimeoutException):
             timed_out = True
             error = f"no answer within {format_duration(self._health.timeout)}"
+            await self._recycle()
         except _ProbeFailedError as exc:
             error = str(exc)
         except httpx.HTTPError as exc:
@@ -76,6 +83,14 @@ class Prober:
                 raise _ProbeFailedError(f"redirected to another origin: {_origin(target)}")
             url = target
         raise _ProbeFailedError(f"more than {MAX_REDIRECTS} redirects")
+
+    async def _recycle(self) -> None:
+        """A fresh client after a timeout: a request cut off mid-way can leave its
+        connection open in the pool, one more socket per timed-out probe, for ever."""
+        old, self._client = self._client, self._new_client()
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(self._health.timeout):
+                await old.aclose()
 
     async def aclose(self) -> None:
         await self._client.aclose()

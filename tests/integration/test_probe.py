@@ -7,8 +7,10 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
+import psutil
 import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
@@ -381,3 +383,53 @@ def test_proxy_environment_is_ignored(
     [result] = run_probes(health(url))
 
     assert (result.ok, result.status, result.error) == (True, 200, None)
+
+
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # the probes hang up early on purpose
+
+
+class _Healthy(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_probes_cut_off_mid_way_leave_no_connection_open() -> None:
+    """A timeout can strike anywhere in a request (here a busy loop makes it strike all
+    over); no connection may stay open after it, or the watchdog leaks a socket per hang."""
+    server = _QuietServer(("127.0.0.1", 0), _Healthy)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+
+    async def main() -> tuple[int, int]:
+        prober = Prober(health(f"http://127.0.0.1:{port}/health", timeout=0.005))
+
+        async def busy_loop() -> None:
+            while True:
+                time.sleep(0.003)  # the loop busy, as with a resource sample
+                await asyncio.sleep(0.001)
+
+        busy = asyncio.create_task(busy_loop())
+        try:
+            results = [await prober.probe() for _ in range(300)]
+        finally:
+            busy.cancel()
+        still_open = [
+            c for c in psutil.Process().net_connections("tcp") if c.raddr and c.raddr.port == port
+        ]
+        await prober.aclose()
+        return sum(r.timed_out for r in results), len(still_open)
+
+    try:
+        timed_out, still_open = asyncio.run(main())
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert timed_out > 100  # the scenario happened
+    assert still_open == 0

@@ -238,6 +238,35 @@ def _alive(process: psutil.Process) -> bool:
         return False
 
 
+def _children_of(pid: int) -> list[int]:
+    """The kernel's own list of `pid`'s children, from each of its threads."""
+    found: list[int] = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/children", "rb") as children:
+            found.extend(int(child) for child in children.read().split())
+    return found
+
+
+def _descendant_pids() -> list[int]:
+    """Our descendants, walked down the kernel's children lists.
+
+    psutil's children(recursive=True) reads the parent of every process on the host: 2.4 ms
+    with 68 processes here, more on a busy server. The walk costs a few reads per process
+    of the tree. Without /proc/<pid>/task/<tid>/children (a kernel built without
+    CONFIG_PROC_CHILDREN), psutil it is.
+    """
+    try:
+        pending, found = _children_of(os.getpid()), []
+    except FileNotFoundError:
+        return [p.pid for p in psutil.Process().children(recursive=True)]
+    while pending:
+        pid = pending.pop()
+        found.append(pid)
+        with contextlib.suppress(OSError, ValueError):  # gone since: nothing below it
+            pending.extend(_children_of(pid))
+    return found
+
+
 def app_processes() -> list[psutil.Process]:
     """The app's whole tree, zombies included: every descendant that is not our helper.
 
@@ -245,10 +274,15 @@ def app_processes() -> list[psutil.Process]:
     orphans they left, which were re-parented to us. Reading /proc may fail (EMFILE
     under an fd flood): then the tree is unknown for now, never a crash.
     """
+    processes = []
     try:
-        return [p for p in psutil.Process().children(recursive=True) if not is_helper(p.pid)]
-    except (psutil.Error, OSError):
+        for pid in _descendant_pids():
+            if not is_helper(pid):
+                with contextlib.suppress(psutil.Error):
+                    processes.append(psutil.Process(pid))
+    except (psutil.Error, OSError, ValueError):
         return []
+    return processes
 
 
 def _our_descendants() -> list[psutil.Process]:

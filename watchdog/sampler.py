@@ -13,6 +13,8 @@ from watchdog.cgroup import MemoryLimit, memory_limit, usage_percent
 from watchdog.child import app_processes
 from watchdog.observations import DiskUsage, Sample
 
+LIMIT_REFRESH = 60.0  # seconds between reads of the cgroup memory limit
+
 
 class Sampler:
     """Samples our descendants (the child's tree: we are its subreaper) and the host."""
@@ -26,6 +28,8 @@ class Sampler:
         self._cpu_seen: dict[int, tuple[float, float]] = {}
         self._last: tuple[float, float] | None = None  # (monotonic, wall) of the last sample
         psutil.cpu_percent(interval=None)  # primes the host figure: the next call is a rate
+        self._limit: MemoryLimit | None = None
+        self._limit_at = 0.0
 
     def sample(self) -> Sample:
         now, wall = self._clock(), time.time()
@@ -54,7 +58,11 @@ class Sampler:
         self._cpu_seen = seen
         elapsed = now - self._last[0] if self._last else 0.0
         self._last = (now, wall)
-        limit = memory_limit()
+        if self._limit is None or now - self._limit_at >= LIMIT_REFRESH:
+            # A dozen cgroup files: a limit changes seldom (systemctl set-property), the
+            # usage against it is read every time.
+            self._limit, self._limit_at = memory_limit(), now
+        limit = self._limit
         return Sample(
             at=now,
             procs=procs,

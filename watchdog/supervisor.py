@@ -59,6 +59,7 @@ EXIT_CONFIG = 2
 EXIT_CRASH_LOOP = 3
 HOUSEKEEPING_INTERVAL = 86400.0  # the guide's daily cleanup_old_logs
 CAP_CHECK_SHARE = 0.02  # of one core, at most, for the quick cap checks
+NO_CAP_RECHECK = 1.0  # seconds between looks at a config without max_rss
 
 
 class Supervisor:
@@ -258,10 +259,13 @@ class Supervisor:
         cost = 0.0
         while True:
             memory = self.config.resources.memory  # a reload may change both
+            if memory.max_rss is None:
+                await asyncio.sleep(NO_CAP_RECHECK)  # idle, but a reload may set a cap
+                continue
             # A big tree makes each check dearer: keep them under CAP_CHECK_SHARE of a core.
             await asyncio.sleep(max(memory.cap_interval, cost / CAP_CHECK_SHARE))
             child = self._child
-            if memory.max_rss is None or child is None or not self._alive():
+            if child is None or not self._alive():
                 continue
             started = time.process_time()
             rss = tree_rss(child.pid, self._tree_pids)

@@ -19,7 +19,7 @@ from watchdog.logfiles import say
 from watchdog.metrics import Metrics, MetricsError
 from watchdog.notify import Heartbeat, Notifier
 from watchdog.outputs import Event, Output
-from watchdog.statefile import REFRESH, STALE_AFTER, StateFile, state_path
+from watchdog.statefile import REFRESH, STALE_AFTER, STATE_EVERY, StateFile, state_path
 
 Report = Callable[..., None]
 
@@ -56,6 +56,8 @@ class Operations:
         self._stalled = False
         self._pinger: asyncio.Task[None] | None = None
         self._textfile_at = 0.0
+        self._written_at = float("-inf")
+        self._written_state = ""
         self._app = config.app.name
 
     async def start(self) -> None:
@@ -73,14 +75,24 @@ class Operations:
             except Exception as exc:  # noqa: BLE001 - an output's bug must not stop supervision
                 say(f"watchdog: {type(output).__name__} failed on {name}: {exc!r}")
 
-    def turn(self, live: Mapping[str, Any]) -> None:
-        """A turn of the supervising loop: beat, and bring the state file and status up to date."""
+    def turn(self, live: Callable[[], Mapping[str, Any]], child_state: str) -> None:
+        """A turn of the supervising loop: beat, and bring the state file and status up to date.
+
+        The file is rewritten when the app's state changed, when a control request has its
+        answer, or once STATE_EVERY has passed: writing it on every probe and sample was
+        most of what the watchdog spent at one-second checks.
+        """
         now = self._clock()
         self.heartbeat.beat(now)
-        self.state.write(live)
-        self.notifier.status(status_line(self._app, live))
         if self._healthy_seen and not self._ready_sent:
             self._send_ready()  # the first try did not get through
+        due = now - self._written_at >= STATE_EVERY or child_state != self._written_state
+        if not (due or self.state.answer_waiting):
+            return
+        self._written_at, self._written_state = now, child_state
+        snapshot = live()
+        self.state.write(snapshot)
+        self.notifier.status(status_line(self._app, snapshot))
         if now - self._textfile_at >= REFRESH:
             self._textfile_at = now
             self.metrics.write_textfile()

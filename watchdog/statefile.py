@@ -22,6 +22,7 @@ from watchdog.status import write_json_atomic
 
 FORMAT = 1
 REFRESH = 5.0
+STATE_EVERY = 1.0  # at most this stale while the loop turns, unless something changed
 STALE_AFTER = 30.0  # several missed refreshes: the loop is hung, or the host is starved
 
 
@@ -51,6 +52,7 @@ class StateFile:
         self._report = report
         self._wall = wall
         self._failing = False
+        self.answer_waiting = False  # a control request's answer, not yet written
         self._state: dict[str, Any] = {
             "format": FORMAT,
             "app": app_name,
@@ -98,6 +100,7 @@ class StateFile:
             "outcome": outcome,
             **detail,
         }
+        self.answer_waiting = True
 
     def stopped(self, exit_code: int) -> None:
         self._state["watchdog"].update(running=False, exit_code=exit_code)
@@ -109,6 +112,7 @@ class StateFile:
         watchdog["uptime"] = round(now - watchdog["started"], 1)
         if child.get("started") is not None and child.get("pid") is not None:
             child["uptime"] = round(now - child["started"], 1)
+        self.answer_waiting = False
         try:
             write_json_atomic(self.path, self._state)
         except OSError as exc:

@@ -60,6 +60,7 @@ EXIT_CRASH_LOOP = 3
 HOUSEKEEPING_INTERVAL = 86400.0  # the guide's daily cleanup_old_logs
 CAP_CHECK_SHARE = 0.02  # of one core, at most, for the quick cap checks
 NO_CAP_RECHECK = 1.0  # seconds between looks at a config without max_rss
+HISTORY_EVERY = 10.0  # seconds between rewrites of the history file (100 samples)
 
 
 class Supervisor:
@@ -93,6 +94,7 @@ class Supervisor:
         self._history_failing = False
         self._sample_failing = False
         self._tree_pids: tuple[int, ...] = ()  # as the last sample found them
+        self._history_at = float("-inf")
         self._ops = Operations(config, self._emit, clock)
 
     def _emit(
@@ -174,7 +176,7 @@ class Supervisor:
         try:
             await self._start_child()
             while self._exit_code is None:
-                self._ops.turn(self._live())
+                self._ops.turn(self._live, self.state.value)
                 await self._handle(await self._next_message())
                 if self._exit_code is None:
                     await self._on_tick()
@@ -278,6 +280,16 @@ class Supervisor:
         record = sample_record(sample, self.config.resources.cpu.per_core)
         self._emit("resource_sample", category="performance", also=MEMORY, **record)
         self._history.append({"timestamp": _wall(0.0), **record})
+        self._write_history()
+        for decision in self._policy.on_sample(sample):
+            await self._carry_out(decision)
+
+    def _write_history(self) -> None:
+        """The last history_size samples, for other tools; the state file has the latest."""
+        now = self._clock()
+        if now - self._history_at < HISTORY_EVERY:
+            return
+        self._history_at = now
         try:
             path = history_path(self.config.state.dir, self.config.app.name)
             write_json_atomic(path, {"samples": list(self._history)})
@@ -287,8 +299,6 @@ class Supervisor:
             self._history_failing = True
         else:
             self._history_failing = False
-        for decision in self._policy.on_sample(sample):
-            await self._carry_out(decision)
 
     def _signal_received(self, signum: int) -> None:
         # Runs on the loop, not in signal context; a stop request must be seen even by a
@@ -531,7 +541,8 @@ class Supervisor:
             pending = self._policy.pending
             if decisions and isinstance(decisions[0], Restart):
                 answer("restarting", detail=reason)
-                self._ops.turn(self._live())  # the command that asked waits for this
+                # Written now, before the stop: the command that asked waits for it.
+                self._ops.turn(self._live, self.state.value)
             elif pending is not None:
                 at = time.time() + pending.at - self._clock()
                 answer("throttled", restart_at=at, detail=pending.reason)

@@ -22,10 +22,10 @@ def test_ready_is_sent_again_until_it_gets_through(tmp_path: Path) -> None:
     listener.bind(str(path))
     listener.settimeout(2)
     try:
-        operations.turn(LIVE)
+        operations.turn(lambda: LIVE, "running")
         received = [listener.recv(4096).decode(), listener.recv(4096).decode()]
-        assert received == ["STATUS=api: running pid 7, healthy", "READY=1"]
-        operations.turn(LIVE)
+        assert received == ["READY=1", "STATUS=api: running pid 7, healthy"]
+        operations.turn(lambda: LIVE, "running")
         listener.settimeout(0.2)
         try:
             extra = listener.recv(4096).decode()

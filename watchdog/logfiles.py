@@ -91,7 +91,13 @@ class SafeRotatingFileHandler(ReportOnceMixin, logging.handlers.RotatingFileHand
         self.stream = self._open()  # fail now, at start-up, rather than at the first event
 
     def _open(self) -> Any:
-        stream = open(self.baseFilename, self.mode, encoding="utf-8", opener=_open_private)  # noqa: SIM115 - logging owns it
+        try:
+            stream = open(self.baseFilename, self.mode, encoding="utf-8", opener=_open_private)  # noqa: SIM115 - logging owns it
+        except FileNotFoundError:
+            # The directory was deleted under us (a clean-up gone too far): make it again,
+            # or the logs (and the state file beside them) would stay gone for good.
+            Path(self.baseFilename).parent.mkdir(mode=LOG_DIR_MODE, parents=True, exist_ok=True)
+            stream = open(self.baseFilename, self.mode, encoding="utf-8", opener=_open_private)  # noqa: SIM115
         self._size = stream.seek(0, os.SEEK_END)
         return stream
 

@@ -10,11 +10,20 @@ from pathlib import Path
 from typing import Any
 
 STATE_FILE_MODE = 0o640
+STATE_DIR_MODE = 0o750
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
-    """Replace `path` with `data` as JSON so that a reader never sees half a file."""
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    """Replace `path` with `data` as JSON so that a reader never sees half a file.
+
+    A directory deleted at run time is made again (0750): `watchdog status` must not
+    report a running watchdog as gone because someone cleaned up too much.
+    """
+    try:
+        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    except FileNotFoundError:
+        path.parent.mkdir(mode=STATE_DIR_MODE, parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         os.fchmod(handle, STATE_FILE_MODE)
         with os.fdopen(handle, "w", encoding="utf-8") as stream:

@@ -298,6 +298,8 @@ class Supervisor:
                 self._emit("history_write_failed", level="warning", error=str(exc))
             self._history_failing = True
         else:
+            if self._history_failing:
+                self._emit("history_write_restored")
             self._history_failing = False
 
     def _signal_received(self, signum: int) -> None:

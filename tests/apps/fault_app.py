@@ -2,9 +2,10 @@
 
 Flags pick the fault: hang (alive, not answering), crash, crash at boot, ignore SIGTERM,
 never become ready, fork grandchildren (one in the group, one that left it with setsid,
-one double-forked orphan), and print awkward output. Resource faults: leak memory at a
-steady pace, keep a CPU core busy, answer slowly, answer 500 every Nth time, and hold
-memory in a tree of worker processes.
+one double-forked orphan), print awkward output, print one line of megabytes, and close
+stdout and stderr while serving on. Resource faults: leak memory at a steady pace, keep a
+CPU core busy, answer slowly, answer 500 every Nth time, and hold memory in a tree of
+worker processes (which may outlive their parent, as uvicorn's workers do).
 """
 
 from __future__ import annotations
@@ -43,6 +44,11 @@ WORKER = (
     "while os.getppid() == parent:\n"
     "    time.sleep(0.1)\n"
 )
+# A worker that, like a uvicorn worker, does not notice that its parent is gone. Bounded all
+# the same, so that a test that fails before cleaning up leaves nothing for long.
+LASTING_WORKER = (
+    "import sys, time\nheld = b'\\x01' * int(float(sys.argv[1]) * 2**20)\ntime.sleep(60)\n"
+)
 LEAK_STEPS_PER_SECOND = 10
 
 
@@ -66,6 +72,20 @@ def parse_args() -> argparse.Namespace:
         "--tree-workers", type=int, default=0, help="child processes that hold memory"
     )
     parser.add_argument("--worker-mb", type=float, default=20.0, help="MB each tree worker holds")
+    parser.add_argument(
+        "--workers-outlive-parent",
+        action="store_true",
+        help="tree workers keep running (for 60 s) when the app is gone, as uvicorn's do",
+    )
+    parser.add_argument(
+        "--close-output-after",
+        type=float,
+        metavar="S",
+        help="after S seconds close stdout and stderr (fds 1 and 2) and serve on",
+    )
+    parser.add_argument(
+        "--line-mb", type=float, help="once serving, print one line of this many MB, then a marker"
+    )
     parser.add_argument(
         "--pids-file", help="append the pids of the --spin and --tree-workers processes here"
     )
@@ -102,6 +122,24 @@ def flood(megabytes: float) -> None:
     print(f"flood-done {lines} lines in {took:.3f}s", file=sys.stderr, flush=True)
 
 
+def long_line(megabytes: float) -> None:
+    """One line of `megabytes` MB of "M" on stdout, then a marker line on the same stream."""
+    size = int(megabytes * 2**20)
+    sys.stdout.buffer.write(b"M" * size + b"\n")
+    sys.stdout.buffer.flush()
+    print(f"after the {size}-byte line", flush=True)
+
+
+def close_output(after: float) -> None:
+    """Say goodbye on both streams, then close fds 1 and 2 for good; the server goes on."""
+    time.sleep(after)
+    print("fault_app: closing stdout", flush=True)
+    print("fault_app: closing stderr", file=sys.stderr, flush=True)
+    sys.stdout = sys.stderr = None  # print() now does nothing instead of raising
+    os.close(1)
+    os.close(2)
+
+
 def leak(megabytes_per_second: float) -> None:
     """Every tenth of a second another tenth of the rate, kept forever; paced by the clock."""
     step = int(megabytes_per_second * 2**20 / LEAK_STEPS_PER_SECOND)
@@ -114,8 +152,9 @@ def leak(megabytes_per_second: float) -> None:
 
 def spawn_helpers(args: argparse.Namespace) -> None:
     """The --spin process and the --tree-workers, their pids appended to --pids-file."""
+    worker = LASTING_WORKER if args.workers_outlive_parent else WORKER
     helpers = [
-        subprocess.Popen([sys.executable, "-c", WORKER, str(args.worker_mb)])
+        subprocess.Popen([sys.executable, "-c", worker, str(args.worker_mb)])
         for _ in range(args.tree_workers)
     ]
     if args.spin:
@@ -182,6 +221,10 @@ def main() -> None:
 
         threading.Thread(target=crash, daemon=True).start()
     print(f"fault_app: listening on {args.port} pid {os.getpid()}", flush=True)
+    if args.line_mb:
+        threading.Thread(target=long_line, args=(args.line_mb,), daemon=True).start()
+    if args.close_output_after is not None:
+        threading.Thread(target=close_output, args=(args.close_output_after,), daemon=True).start()
     server.serve_forever(poll_interval=0.05)
 
 

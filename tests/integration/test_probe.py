@@ -433,3 +433,66 @@ def test_probes_cut_off_mid_way_leave_no_connection_open() -> None:
         server.server_close()
     assert timed_out > 100  # the scenario happened
     assert still_open == 0
+
+
+LOGIN_PAGE = (
+    "<!doctype html><html><head><title>Sign in</title></head><body>"
+    '<form method="post" action="/login"><input name="user"><input type="password" name="pw">'
+    "<button>Sign in</button></form></body></html>"
+)
+ERROR_PAGE = (
+    "<!doctype html><html><head><title>Internal Server Error</title></head><body>"
+    "<h1>500 Internal Server Error</h1><p>Traceback (most recent call last): ...</p>"
+    "</body></html>"
+)
+
+
+@pytest.mark.parametrize("page", [LOGIN_PAGE, ERROR_PAGE], ids=["login", "error"])
+def test_html_page_with_200_is_healthy(httpserver: HTTPServer, page: str) -> None:
+    """A 200 carrying an HTML page, even one that reads like a login or an error, is healthy:
+    the status decides, the body is never parsed."""
+    httpserver.expect_request("/health").respond_with_data(
+        page, status=200, content_type="text/html; charset=utf-8"
+    )
+
+    [result] = run_probes(health(httpserver.url_for("/health")))
+
+    assert (result.ok, result.status, result.error) == (True, 200, None)
+
+
+def test_html_error_page_with_500_is_still_a_failure(httpserver: HTTPServer) -> None:
+    """The same HTML error page with a 500 fails: the status decides both ways."""
+    httpserver.expect_request("/health").respond_with_data(
+        ERROR_PAGE, status=500, content_type="text/html; charset=utf-8"
+    )
+
+    [result] = run_probes(health(httpserver.url_for("/health")))
+
+    assert (result.ok, result.status, result.error) == (False, 500, "unexpected status 500")
+
+
+BINARY = bytes(range(256)) + b"\xff\xfe\xc3\x28\xa0\xa1\xe2\x28\xa1\xf0\x28\x8c\xbc\x00" * 64
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Content-Type": "text/plain; charset=utf-8"},
+        {"Content-Type": "application/json"},
+        {"Content-Type": "application/octet-stream"},
+        # Claims a compression it does not have: the probe reads raw bytes, never decodes.
+        {"Content-Type": "text/plain", "Content-Encoding": "gzip"},
+    ],
+    ids=["utf-8-declared", "json-declared", "octet-stream", "false-gzip"],
+)
+def test_200_with_a_binary_body_is_healthy(httpserver: HTTPServer, headers: dict[str, str]) -> None:
+    """A 200 whose body is not valid UTF-8 (or not what its headers claim) is healthy."""
+    with pytest.raises(UnicodeDecodeError):
+        BINARY.decode("utf-8")
+    httpserver.expect_request("/health").respond_with_response(
+        Response(BINARY, status=200, headers=headers)
+    )
+
+    [result] = run_probes(health(httpserver.url_for("/health")))
+
+    assert (result.ok, result.status, result.error) == (True, 200, None)

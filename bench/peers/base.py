@@ -261,3 +261,15 @@ def cpu_seconds(pid: int) -> float:
 def duration(seconds: float) -> str:
     """`1.5` -> `1500ms`: the watchdog's duration syntax, exact to the millisecond."""
     return f"{round(seconds * 1000)}ms"
+
+
+def started(
+    handle: Callable[..., Any], app_args: list[str], settings: Settings, workdir: Path
+) -> Any:
+    """A peer's handle, or nothing left behind when its start fails halfway."""
+    run = Run(workdir)
+    try:
+        return handle(run, app_args, settings)
+    except BaseException:
+        run.cleanup()
+        raise

@@ -15,7 +15,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from peers.base import TAG, Run, Settings, end, gone, own_below, wait_started
+from peers.base import TAG, Run, Settings, end, gone, own_below, started, wait_started
 
 NAME = "monit"
 # monit holds its connection tests back for the start timeout after every start ("paused
@@ -145,9 +145,4 @@ class Handle:
 
 
 def start(app_args: list[str], settings: Settings, workdir: Path) -> Handle:
-    run = Run(workdir)
-    try:
-        return Handle(run, app_args, settings)
-    except BaseException:
-        run.cleanup()  # a start that failed halfway leaves nothing behind
-        raise
+    return started(Handle, app_args, settings, workdir)

@@ -29,6 +29,7 @@ from peers.base import (
     end,
     gone,
     own_below,
+    started,
     wait_started,
 )
 
@@ -135,9 +136,4 @@ class Handle:
 
 
 def start(app_args: list[str], settings: Settings, workdir: Path) -> Handle:
-    run = Run(workdir)
-    try:
-        return Handle(run, app_args, settings)
-    except BaseException:
-        run.cleanup()  # a start that failed halfway leaves nothing behind
-        raise
+    return started(Handle, app_args, settings, workdir)

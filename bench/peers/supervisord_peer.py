@@ -13,7 +13,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from peers.base import PYTHON, Run, Settings, app_below, end, own_below, wait_started
+from peers.base import PYTHON, Run, Settings, app_below, end, own_below, started, wait_started
 
 NAME = "supervisord"
 TICK = 5  # seconds: TICK_5, the fastest event supervisord emits
@@ -126,9 +126,4 @@ class Handle:
 
 
 def start(app_args: list[str], settings: Settings, workdir: Path) -> Handle:
-    run = Run(workdir)
-    try:
-        return Handle(run, app_args, settings)
-    except BaseException:
-        run.cleanup()  # a start that failed halfway leaves nothing behind
-        raise
+    return started(Handle, app_args, settings, workdir)

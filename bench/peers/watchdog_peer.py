@@ -9,7 +9,17 @@ from typing import Any
 
 import yaml
 
-from peers.base import PYTHON, Run, Settings, app_below, duration, end, own_below, wait_started
+from peers.base import (
+    PYTHON,
+    Run,
+    Settings,
+    app_below,
+    duration,
+    end,
+    own_below,
+    started,
+    wait_started,
+)
 
 NAME = "watchdog"
 CAP_INTERVAL = 0.1
@@ -137,9 +147,4 @@ class Handle:
 
 
 def start(app_args: list[str], settings: Settings, workdir: Path) -> Handle:
-    run = Run(workdir)
-    try:
-        return Handle(run, app_args, settings)
-    except BaseException:
-        run.cleanup()  # a start that failed halfway leaves nothing behind
-        raise
+    return started(Handle, app_args, settings, workdir)

@@ -7,7 +7,9 @@ import contextlib
 import ctypes
 import os
 import resource
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -17,6 +19,7 @@ from dataclasses import dataclass, field
 import psutil
 
 from watchdog.config import AppConfig
+from watchdog.listener import with_socket
 from watchdog.observations import ChildExit
 
 PR_SET_PDEATHSIG = 1
@@ -157,13 +160,28 @@ class Child:
         return result
 
 
-def spawn(app: AppConfig, generation: int, sink: OutputSink, now: float) -> Child:
-    """Start the app's command in a new session with stdin from /dev/null."""
+def spawn(
+    app: AppConfig,
+    generation: int,
+    sink: OutputSink,
+    now: float,
+    held: socket.socket | None = None,
+) -> Child:
+    """Start the app's command in a new session with stdin from /dev/null.
+
+    With a `held` socket, the app gets it as fd 3 the socket-activation way.
+    """
     env = {key: value for key, value in os.environ.items() if key not in PRIVATE_ENV}
     env.update(app.env)
+    command: list[str] = list(app.command)
+    if held is not None:
+        # The exec happens in a shim: a missing command must still fail here, plainly.
+        if _missing(command[0], app, env):
+            raise SpawnError(f"command not found: {command[0]}")
+        command = with_socket(app.command, held.fileno(), app.name)
     try:
         process = subprocess.Popen(
-            app.command,
+            command,
             cwd=app.cwd,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -171,6 +189,7 @@ def spawn(app: AppConfig, generation: int, sink: OutputSink, now: float) -> Chil
             stderr=subprocess.PIPE,
             start_new_session=True,
             close_fds=True,
+            pass_fds=() if held is None else (held.fileno(),),
             # The loop's only other thread is asyncio's resolver pool, idle between
             # probes; the hook makes one prctl call and takes no Python-level lock.
             preexec_fn=_die_with(os.getpid()),  # noqa: PLW1509
@@ -183,6 +202,12 @@ def spawn(app: AppConfig, generation: int, sink: OutputSink, now: float) -> Chil
     ]
     exited: asyncio.Future[ChildExit] = asyncio.get_running_loop().create_future()
     return Child(process.pid, generation, now, process, pumps, exited)
+
+
+def _missing(program: str, app: AppConfig, env: dict[str, str]) -> bool:
+    if "/" in program:
+        return not os.access(app.cwd / program, os.X_OK)
+    return shutil.which(program, path=env.get("PATH", os.defpath)) is None
 
 
 def _spawn_failure(exc: BaseException, app: AppConfig) -> str:
@@ -256,9 +281,13 @@ def _descendant_pids() -> list[int]:
     CONFIG_PROC_CHILDREN), psutil it is.
     """
     try:
-        pending, found = _children_of(os.getpid()), []
+        return _walk(_children_of(os.getpid()))
     except FileNotFoundError:
         return [p.pid for p in psutil.Process().children(recursive=True)]
+
+
+def _walk(pending: list[int]) -> list[int]:
+    found = []
     while pending:
         pid = pending.pop()
         found.append(pid)
@@ -285,8 +314,24 @@ def app_processes() -> list[psutil.Process]:
     return processes
 
 
-def _our_descendants() -> list[psutil.Process]:
-    return [process for process in app_processes() if _alive(process)]
+def _our_descendants(spare: int | None = None) -> list[psutil.Process]:
+    live = [process for process in app_processes() if _alive(process)]
+    if spare is None:
+        return live
+    spared = set(tree_of(spare))
+    return [p for p in live if p.pid not in spared and not _in_session(p.pid, spare)]
+
+
+def tree_of(pid: int) -> list[int]:
+    """`pid` and its descendants, from the kernel's children lists."""
+    return _walk([pid])
+
+
+def _in_session(pid: int, session: int) -> bool:
+    try:
+        return os.getsid(pid) == session
+    except OSError:
+        return False
 
 
 def _send(process: psutil.Process, signum: int) -> None:
@@ -333,13 +378,17 @@ async def stop_tree(
     stop_signal: int,
     timeout: float,
     clock: Callable[[], float] = time.monotonic,
+    spare: int | None = None,
 ) -> StopReport:
-    """Stop signal to the group and every descendant, wait `timeout`, then SIGKILL the rest."""
+    """Stop signal to the group and every descendant, wait `timeout`, then SIGKILL the rest.
+
+    `spare`: a child whose tree and session are left alone (the new one, in an overlap).
+    """
     started = clock()
     signalled: dict[int, psutil.Process] = {}
 
     def signal_new(signum: int) -> list[psutil.Process]:
-        live = _our_descendants()
+        live = _our_descendants(spare)
         for process in live:
             if process.pid not in signalled:
                 signalled[process.pid] = process
@@ -347,7 +396,7 @@ async def stop_tree(
                 _send(process, signal.SIGCONT)
         return live
 
-    live = _our_descendants()
+    live = _our_descendants(spare)
     if _signal_group(pgid, stop_signal, live):
         _signal_group(pgid, signal.SIGCONT, live)  # a stopped process must wake to see it
         # A second stop signal makes servers such as uvicorn skip their graceful drain.
@@ -363,5 +412,5 @@ async def stop_tree(
         for process in live:
             _send(process, signal.SIGKILL)
         await asyncio.sleep(STOP_POLL)
-        live = _our_descendants()
+        live = _our_descendants(spare)
     return StopReport(len(signalled), killed, len(live), clock() - started)

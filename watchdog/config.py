@@ -13,6 +13,7 @@ from typing import Any
 
 from watchdog import convert
 from watchdog.configreader import ConfigError, Section, apply_overrides, read_yaml, show
+from watchdog.listener import ListenSpec, listen_spec
 from watchdog.opsconfig import (
     AlertsConfig,
     ListenAddress,
@@ -41,6 +42,8 @@ class AppConfig:
     shell: bool
     stop_signal: signal.Signals
     stop_timeout: float = _duration()
+    listen: ListenSpec | None = None  # held by the watchdog and passed to every child
+    listen_backlog: int = 2048
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +73,7 @@ class RestartConfig:
     crash_loop: CrashLoopConfig = field()
     predictive: bool = False
     predictive_horizon: float = field(default=1800.0, metadata={"duration": True})
+    strategy: str = "stop_start"
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +103,8 @@ REDACTED = "<redacted>"
 CRASH_LOOP_ACTIONS = ("exit", "keep_trying")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 LOG_FORMATS = ("json", "logfmt")
+RESTART_STRATEGIES = ("stop_start", "overlap")
+HELD_FD = "3"  # what {fd} in the command stands for: where the held socket is passed
 DURATION = "a positive duration like 30s, 500ms or 5m"
 
 
@@ -117,9 +123,17 @@ def _parse_app(section: Section, base_dir: Path, python: str) -> AppConfig:
     if "command" not in section:
         section.missing("command", "the command that starts the API, e.g. [uvicorn, app.main:app]")
     cwd = section.take("cwd", ".", convert.nonempty_text, "a directory path")
+    listen = section.take(
+        "listen",
+        None,
+        convert.optional(listen_spec),
+        "an address like 127.0.0.1:8000 or [::1]:8000, unix:/path/to.sock, or systemd",
+    )
+    if listen is None and any("{fd}" in word for word in words):
+        section.problem("command", "app.listen to be set when the command uses {fd}", show(words))
     return AppConfig(
         name=section.take("name", "api", convert.name, "a name of letters, digits, '_', '.', '-'"),
-        command=tuple(word.replace("{python}", python) for word in words),
+        command=tuple(word.replace("{python}", python).replace("{fd}", HELD_FD) for word in words),
         cwd=(base_dir / cwd).resolve(),
         env=section.take(
             "env", MappingProxyType({}), convert.env, "a mapping of NAME: string value"
@@ -129,6 +143,10 @@ def _parse_app(section: Section, base_dir: Path, python: str) -> AppConfig:
             "stop_signal", signal.SIGTERM, convert.signal_name, "a signal name like TERM"
         ),
         stop_timeout=section.take("stop_timeout", 10.0, convert.positive_duration, DURATION),
+        listen=listen,
+        listen_backlog=section.take(
+            "listen_backlog", 2048, convert.whole(1), "a whole number of at least 1"
+        ),
     )
 
 
@@ -180,6 +198,12 @@ def _parse_restart(section: Section) -> RestartConfig:
         predictive=section.take("predictive", False, convert.flag, "true or false"),
         predictive_horizon=section.take(
             "predictive_horizon", 1800.0, convert.positive_duration, DURATION
+        ),
+        strategy=section.take(
+            "strategy",
+            "stop_start",
+            convert.choice(*RESTART_STRATEGIES),
+            " or ".join(RESTART_STRATEGIES),
         ),
     )
     loop.finish()
@@ -233,6 +257,12 @@ def parse(raw: object, base_dir: Path, python: str = sys.executable) -> Config:
         alerts=parse_alerts(sections["alerts"]),
         metrics=parse_metrics(sections["metrics"], base_dir),
     )
+    if config.restart.strategy == "overlap" and config.app.listen is None:
+        sections["restart"].problem(
+            "strategy",
+            "stop_start, or app.listen set (overlap shares the held socket)",
+            show(config.restart.strategy),
+        )
     for section in (*sections.values(), root):
         section.finish()
     if problems:
@@ -242,7 +272,7 @@ def parse(raw: object, base_dir: Path, python: str = sys.executable) -> Config:
 
 def effective(value: Any) -> Any:
     """The config as plain YAML-ready data, durations spelled the way a person writes them."""
-    if isinstance(value, Path | ListenAddress):
+    if isinstance(value, Path | ListenAddress | ListenSpec):
         return str(value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         result = {}

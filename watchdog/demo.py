@@ -1,6 +1,7 @@
 """A small bundled API to supervise: stdlib only, GET /health, and faults on request.
 
     python -m watchdog.demo --port 8765 [--hang-after 20] [--crash-after 30] [--leak-mb 5]
+    python -m watchdog.demo --fd 3   # serve a socket the watchdog holds (app.listen)
 
 Each fault flag can also come from the environment (WATCHDOG_DEMO_HANG_AFTER,
 WATCHDOG_DEMO_CRASH_AFTER, WATCHDOG_DEMO_LEAK_MB), so a watchdog config need not change.
@@ -11,7 +12,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import selectors
 import signal
+import socket
 import sys
 import threading
 import time
@@ -35,6 +38,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--fd", type=int, help="serve this listening socket instead of binding")
     parser.add_argument(
         "--hang-after",
         type=float,
@@ -95,14 +99,31 @@ def _crash(after: float) -> None:
     os._exit(1)
 
 
+def _serve(server: ThreadingHTTPServer, stopping: threading.Event) -> None:
+    """serve_forever, but waiting with epoll: a watchdog overlapping a restart sees the
+    socket registered there once the demo is ready (serve_forever's poll() shows nothing)."""
+    with selectors.DefaultSelector() as selector:
+        selector.register(server, selectors.EVENT_READ)
+        while not stopping.is_set():
+            if selector.select(0.1):
+                server._handle_request_noblock()  # what serve_forever calls
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    server = ThreadingHTTPServer((args.host, args.port), make_handler(args))
+    held = args.fd is not None
+    server = ThreadingHTTPServer(
+        (args.host, args.port), make_handler(args), bind_and_activate=not held
+    )
+    if held:
+        server.socket.close()
+        server.socket = socket.socket(fileno=args.fd)  # family and type read from the fd
     server.daemon_threads = True
+    stopping = threading.Event()
 
     def stop(signum: int, _: FrameType | None) -> None:
         print(f"demo: {signal.Signals(signum).name} received, shutting down", flush=True)
-        threading.Thread(target=server.shutdown, daemon=True).start()
+        stopping.set()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
@@ -110,8 +131,9 @@ def main(argv: list[str] | None = None) -> None:
         threading.Thread(target=_leak, args=(args.leak_mb,), daemon=True).start()
     if args.crash_after is not None:
         threading.Thread(target=_crash, args=(args.crash_after,), daemon=True).start()
-    print(f"demo: serving on http://{args.host}:{args.port}/health (pid {os.getpid()})", flush=True)
-    server.serve_forever(poll_interval=0.1)
+    where = f"fd {args.fd}" if held else f"http://{args.host}:{args.port}/health"
+    print(f"demo: serving on {where} (pid {os.getpid()})", flush=True)
+    _serve(server, stopping)
     server.server_close()
 
 

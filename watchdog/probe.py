@@ -21,21 +21,34 @@ MAX_REDIRECTS = 5
 class Prober:
     """Probes one health URL; each probe opens a fresh connection and reads a bounded body."""
 
-    def __init__(self, health: HealthConfig, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        health: HealthConfig,
+        clock: Callable[[], float] = time.monotonic,
+        unix_socket: str | None = None,
+    ) -> None:
         self._health = health
         self._clock = clock
+        self._unix_socket = unix_socket  # the app listens there; the URL names the Host only
         self._ssl = httpx.create_ssl_context()  # once: loading the CA bundle is dear
         self._client = self._new_client()
 
     def _new_client(self) -> httpx.AsyncClient:
+        # A kept-alive connection would hide an app that no longer accepts new ones.
+        limits = httpx.Limits(max_keepalive_connections=0)
+        transport = (
+            httpx.AsyncHTTPTransport(uds=self._unix_socket, verify=self._ssl, limits=limits)
+            if self._unix_socket
+            else None
+        )
         return httpx.AsyncClient(
             timeout=self._health.timeout,
             verify=self._ssl,
             follow_redirects=False,  # followed by hand, and only to the same origin
             # A proxy from the environment must never stand between us and a loopback app.
             trust_env=False,
-            # A kept-alive connection would hide an app that no longer accepts new ones.
-            limits=httpx.Limits(max_keepalive_connections=0),
+            limits=limits,
+            transport=transport,
             headers={"User-Agent": f"watchdog/{__version__}"},
         )
 

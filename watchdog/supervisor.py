@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import shlex
 import signal
+import socket
 import time
 from collections import deque
 from collections.abc import Callable
@@ -25,8 +27,10 @@ from watchdog.child import (
     stop_bound,
     stop_tree,
 )
-from watchdog.config import SECTIONS, Config, ConfigError
+from watchdog.config import SECTIONS, Config, ConfigError, HealthConfig
+from watchdog.handover import until_accepting
 from watchdog.levels import LevelChanged
+from watchdog.listener import ListenError, close_listener, open_listener, socket_inode
 from watchdog.logfiles import prepare_log_dir
 from watchdog.logs import Events, LogDirError, clean_logs
 from watchdog.messages import CapChecked, Exited, Message, Probed, Sampled, Signalled, Tick
@@ -83,8 +87,10 @@ class Supervisor:
         self._history: deque[dict[str, object]] = deque(maxlen=config.resources.history_size)
         self._lifecycle = Lifecycle()
         self._queue: asyncio.Queue[Message] = asyncio.Queue()
-        self._prober = Prober(config.health, clock)
+        self._prober = self._new_prober(config.health)
         self._child: Child | None = None
+        self._incoming: Child | None = None  # started alongside the current one (overlap)
+        self._listener: socket.socket | None = None
         self._generation = 0
         self._probe_task: asyncio.Task[None] | None = None
         self._respawn_at: float | None = None
@@ -148,6 +154,20 @@ class Supervisor:
     def state(self) -> ChildState:
         return self._lifecycle.state
 
+    def _new_prober(self, health: HealthConfig) -> Prober:
+        listen = self.config.app.listen
+        unix_socket = str(listen.path) if listen and listen.path else None
+        return Prober(health, self._clock, unix_socket=unix_socket)
+
+    def _listen(self) -> None:
+        """With app.listen: the socket every child will serve, made once, kept open."""
+        listen = self.config.app.listen
+        if listen is None:
+            return
+        self._listener = open_listener(listen, self.config.app.listen_backlog)
+        name = self._listener.getsockname()
+        self._emit("listening", address=str(listen), socket=str(name), fd=self._listener.fileno())
+
     async def run(self) -> int:
         """Supervise until a stop signal or a crash loop; return the process exit code."""
         loop = asyncio.get_running_loop()
@@ -157,8 +177,10 @@ class Supervisor:
         signals.release()  # cli.run held them, so that none sent during start-up was fatal
         try:
             await self._ops.start()
-        except MetricsError as exc:
+            self._listen()
+        except (MetricsError, ListenError) as exc:
             self._emit("watchdog_failed", level="critical", error=str(exc))
+            await self._ops.aclose(EXIT_CONFIG, self._live())
             for signum in (*HANDLED_SIGNALS, signal.SIGCHLD):
                 loop.remove_signal_handler(signum)
             return EXIT_CONFIG
@@ -315,6 +337,8 @@ class Supervisor:
             child = self._child
             if child is not None and pid == child.pid:
                 self._queue.put_nowait(Exited(child.generation, child.record_exit(status, now)))
+            elif self._incoming is not None and pid == self._incoming.pid:
+                self._incoming.record_exit(status, now)  # the overlap's wait sees it
             else:
                 self._emit("orphan_reaped", level="debug", pid=pid)
 
@@ -328,7 +352,9 @@ class Supervisor:
         self._lifecycle.fire(Trigger.SPAWN)
         previous = self._child.pid if self._child else None
         try:
-            child = spawn(self.config.app, self._generation, self._output_sink(), now)
+            child = spawn(
+                self.config.app, self._generation, self._output_sink(), now, self._listener
+            )
         except SpawnError as exc:
             self._emit("spawn_failed", level="error", error=str(exc))
             self._lifecycle.fire(Trigger.EXIT)
@@ -432,10 +458,73 @@ class Supervisor:
     async def _restart(self, reason: str) -> None:
         assert self._child is not None
         self._emit("restart_triggered", level="warning", reason=reason, pid=self._child.pid)
+        if self.config.restart.strategy == "overlap" and self._listener is not None:
+            await self._overlap()
+            return
         await self._stop_child()
         await self._start_child()
 
-    async def _stop_child(self) -> None:
+    async def _overlap(self) -> None:
+        """The new child first; the old one serves until the new one accepts, then drains.
+
+        A new child that dies or never accepts is stopped and the old one keeps serving:
+        the restart failed, and the policy's next decision (throttled) may try again.
+        """
+        assert self._child is not None
+        assert self._listener is not None
+        old = self._child
+        self._cancel_probes()
+        self._generation += 1
+        started = self._clock()
+        try:
+            new = spawn(
+                self.config.app, self._generation, self._output_sink(), started, self._listener
+            )
+        except SpawnError as exc:
+            self._restart_failed(old, None, str(exc))
+            return
+        self._incoming = new
+        self._emit(
+            "child_started",
+            pid=new.pid,
+            previous_pid=old.pid,
+            strategy="overlap",
+            command=shlex.join(self.config.app.command),
+        )
+        failure = await until_accepting(
+            new,
+            socket_inode(self._listener),
+            self.config.health.startup_timeout,
+            self._clock,
+            lambda: self._stop_requested,
+        )
+        if failure is not None:
+            app = self.config.app
+            await stop_tree(new.pid, app.stop_signal, app.stop_timeout, self._clock, old.pid)
+            await _settle(new)
+            self._incoming = None
+            self._restart_failed(old, new.pid, failure)
+            return
+        self._emit("child_accepting", pid=new.pid, after=round(self._clock() - started, 3))
+        await self._stop_child(spare=new.pid)  # old's drain; new already serves
+        self._incoming, self._child = None, new
+        self._lifecycle.fire(Trigger.SPAWN)
+        self._down_since = None  # the socket never went unserved
+        self._policy.child_started(started)
+        self._probe_task = asyncio.create_task(self._probe_loop(new))
+
+    def _restart_failed(self, old: Child, new_pid: int | None, reason: str) -> None:
+        self._emit(
+            "restart_failed",
+            level="error",
+            reason=reason,
+            pid=new_pid,
+            serving_pid=old.pid,
+            action="the old child keeps serving",
+        )
+        self._probe_task = asyncio.create_task(self._probe_loop(old))
+
+    async def _stop_child(self, spare: int | None = None) -> None:
         child = self._child
         assert child is not None
         self._cancel_probes()
@@ -447,7 +536,7 @@ class Supervisor:
             "child_stopping", pid=child.pid, signal=app.stop_signal.name, timeout=app.stop_timeout
         )
         self._ops.busy_until(self._clock() + stop_bound(app.stop_timeout))
-        report = await stop_tree(child.pid, app.stop_signal, app.stop_timeout, self._clock)
+        report = await stop_tree(child.pid, app.stop_signal, app.stop_timeout, self._clock, spare)
         exit_ = await _settle(child)
         self._lifecycle.fire(Trigger.STOPPED)
         self._emit(
@@ -584,13 +673,24 @@ class Supervisor:
         self._policy.reconfigure(new.health, new.restart, new.resources)
         if new.resources.history_size != self._history.maxlen:
             self._history = deque(self._history, maxlen=new.resources.history_size)
+        if new.app.listen != old.app.listen:
+            self.config = dataclasses.replace(
+                new, app=dataclasses.replace(new.app, listen=old.app.listen)
+            )
+            self._emit(
+                "listen_unchanged",
+                level="warning",
+                listen=str(old.app.listen),
+                requested=str(new.app.listen),
+                detail="the held socket stays until the watchdog restarts",
+            )
         if new.health != old.health:
             await self._prober.aclose()
-            self._prober = Prober(new.health, self._clock)
+            self._prober = self._new_prober(new.health)
             if self._probe_task is not None and self._child is not None:
                 self._cancel_probes()
                 self._probe_task = asyncio.create_task(self._probe_loop(self._child))
-        if new.app != old.app:
+        if self.config.app != old.app:
             await self._restart_on_request("config reloaded with a new app section")
 
     async def _shutdown(self) -> None:
@@ -617,6 +717,8 @@ class Supervisor:
         )
         with contextlib.suppress(Exception):
             await self._prober.aclose()
+        if self._listener is not None and self.config.app.listen is not None:
+            close_listener(self._listener, self.config.app.listen)
 
 
 async def _settle(child: Child) -> ChildExit | None:

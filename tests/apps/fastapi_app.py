@@ -2,13 +2,42 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import time
+from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Response
+
+# A file whose presence makes the next start fail at boot: a bad deploy, for a test.
+_crash_marker = os.environ.get("CRASH_AT_BOOT_IF")
+if _crash_marker and Path(_crash_marker).exists():
+    raise SystemExit(f"fastapi_app: {_crash_marker} exists, failing at boot on purpose")
 
 app = FastAPI()
 
 
+_STARTED = time.monotonic()
+# Health answers 503 after this many seconds, while every other endpoint keeps working:
+# a failing dependency check, the kind of sickness a probe sees before users do.
+_UNHEALTHY_AFTER = float(os.environ.get("UNHEALTHY_AFTER", "inf"))
+
+
 @app.get("/health")
-def health() -> dict[str, object]:
+def health(response: Response) -> dict[str, object]:
+    if time.monotonic() - _STARTED >= _UNHEALTHY_AFTER:
+        response.status_code = 503
+        return {"status": "unhealthy", "pid": os.getpid()}
     return {"status": "ok", "pid": os.getpid()}
+
+
+@app.get("/crash")
+def crash() -> None:
+    os._exit(1)
+
+
+@app.get("/work")
+async def work(ms: int = 0) -> dict[str, object]:
+    """A request that takes `ms` milliseconds: in flight when a restart comes."""
+    await asyncio.sleep(ms / 1000)
+    return {"status": "ok", "pid": os.getpid(), "ms": ms}

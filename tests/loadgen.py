@@ -102,9 +102,7 @@ async def _run(host: str, port: int, path: str, rate: float, duration: float) ->
 class Load:
     """Runs the load in a thread of its own, so a test can act while it runs."""
 
-    def __init__(
-        self, port: int, rate: float, duration: float, path: str = "/health"
-    ) -> None:
+    def __init__(self, port: int, rate: float, duration: float, path: str = "/health") -> None:
         self.report: LoadReport | None = None
         self._thread = threading.Thread(
             target=self._main, args=("127.0.0.1", port, path, rate, duration), daemon=True

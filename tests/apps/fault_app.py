@@ -66,6 +66,9 @@ def parse_args() -> argparse.Namespace:
         "--leak-mb-per-s", type=float, help="allocate and touch this many MB a second, forever"
     )
     parser.add_argument("--spin", action="store_true", help="a child process burns one core")
+    parser.add_argument(
+        "--orphans", action="store_true", help="double-fork a short-lived daemon every 100 ms"
+    )
     parser.add_argument("--slow", type=float, default=0.0, help="seconds before each answer")
     parser.add_argument("--fail-every", type=int, help="every Nth answer is a 500")
     parser.add_argument(
@@ -150,6 +153,20 @@ def leak(megabytes_per_second: float) -> None:
         time.sleep(max(0.0, started + number / LEAK_STEPS_PER_SECOND - time.monotonic()))
 
 
+def make_orphans() -> None:
+    """Daemons done right: the middle process is waited for, the daemon lives 0.3 s on
+    as an orphan, so each one's exit is for whoever adopted it to collect."""
+    while True:
+        middle = os.fork()
+        if middle == 0:
+            os.setsid()
+            if os.fork() == 0:
+                time.sleep(0.3)
+            os._exit(0)
+        os.waitpid(middle, 0)
+        time.sleep(0.1)
+
+
 def spawn_helpers(args: argparse.Namespace) -> None:
     """The --spin process and the --tree-workers, their pids appended to --pids-file."""
     worker = LASTING_WORKER if args.workers_outlive_parent else WORKER
@@ -194,6 +211,8 @@ def main() -> None:
         sys.exit(7)
     time.sleep(args.boot_delay)
     spawn_helpers(args)
+    if args.orphans:
+        threading.Thread(target=make_orphans, daemon=True).start()
     if args.leak_mb_per_s:
         threading.Thread(target=leak, args=(args.leak_mb_per_s,), daemon=True).start()
     answers = Answers(args.fail_every)

@@ -1,0 +1,256 @@
+"""The held socket: restarts under load refuse no connection and fail no request."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import APPS, fast_config, free_port, pid_gone, poll
+from tests.loadgen import Load
+
+pytest.importorskip("uvicorn")
+
+RATE = 100  # requests a second, each on a new connection
+IN_FLIGHT = "/work?ms=50"  # so that a restart always finds requests in flight
+
+
+def _config(port: int, strategy: str, *, workers: int = 1, env: dict | None = None) -> dict:
+    config = fast_config(
+        port,
+        [],
+        health={"interval": "300ms", "timeout": "250ms", "startup_timeout": "20s"},
+        restart={"strategy": strategy},
+    )
+    config["app"] = {
+        "name": "held",
+        "command": [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "fastapi_app:app",
+            "--fd",
+            "{fd}",
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+        ],
+        "cwd": str(APPS),
+        "listen": f"127.0.0.1:{port}",
+        "stop_timeout": "5s",
+        "env": env or {},
+    }
+    return config
+
+
+def _get(port: int, path: str = "/health") -> httpx.Response:
+    return httpx.get(f"http://127.0.0.1:{port}{path}", timeout=5, trust_env=False)
+
+
+@pytest.mark.parametrize("strategy", ["stop_start", "overlap"])
+def test_operator_restart_under_load_fails_nothing(run_watchdog, strategy: str) -> None:
+    port = free_port()
+    watchdog = run_watchdog(_config(port, strategy))
+    [first] = watchdog.wait_for("child_healthy", timeout=30)
+    load = Load(port, RATE, 3.0, IN_FLIGHT).start()
+    time.sleep(1.0)  # requests flowing before the restart
+    watchdog.send(signal.SIGUSR1)
+    report = load.join(timeout=30)
+    [_, second] = watchdog.wait_for("child_healthy", count=2, timeout=30)
+    assert second["pid"] != first["pid"]
+    assert report.counts == {"ok": len(report.outcomes)}, report.counts
+    assert len(report.outcomes) == 3 * RATE
+
+
+@pytest.mark.parametrize("strategy", ["stop_start", "overlap"])
+def test_probe_triggered_restarts_under_load_fail_nothing(run_watchdog, strategy: str) -> None:
+    """/health turns 503 after 1.5 s while the API still serves: restarts keep coming."""
+    port = free_port()
+    watchdog = run_watchdog(_config(port, strategy, env={"UNHEALTHY_AFTER": "1.5"}))
+    watchdog.wait_for("child_healthy", timeout=30)
+    report = Load(port, RATE, 4.0, IN_FLIGHT).start().join(timeout=30)
+    restarts = watchdog.events("restart_triggered")
+    assert restarts, "the failing health check should have restarted the app during the load"
+    assert all("failed" in r["reason"] for r in restarts)
+    assert report.counts == {"ok": len(report.outcomes)}, report.counts
+
+
+def test_crash_loses_only_what_was_in_flight(run_watchdog) -> None:
+    port = free_port()
+    watchdog = run_watchdog(_config(port, "stop_start"))
+    watchdog.wait_for("child_healthy", timeout=30)
+    load = Load(port, RATE, 3.0, "/work?ms=0").start()
+    time.sleep(1.0)
+    with pytest.raises(httpx.HTTPError):
+        _get(port, "/crash")  # the process dies answering it
+    report = load.join(timeout=30)
+    watchdog.wait_for("child_exited", timeout=10)
+    watchdog.wait_for("child_healthy", count=2, timeout=30)
+    failed = report.failed
+    assert "refused" not in report.counts, report.counts
+    # Only requests the dying process had already taken can fail: a handful at 100/s.
+    assert len(failed) <= 5, report.counts
+    assert {o.result for o in failed} <= {"reset", "empty answer"}, report.counts
+
+
+def test_overlap_with_a_new_child_failing_at_boot_keeps_the_old_one(
+    run_watchdog, tmp_path: Path
+) -> None:
+    port = free_port()
+    marker = tmp_path / "bad-deploy"
+    watchdog = run_watchdog(_config(port, "overlap", env={"CRASH_AT_BOOT_IF": str(marker)}))
+    [first] = watchdog.wait_for("child_healthy", timeout=30)
+    marker.touch()
+    load = Load(port, RATE, 3.0, IN_FLIGHT).start()
+    time.sleep(0.5)
+    watchdog.send(signal.SIGUSR1)
+    [failed] = watchdog.wait_for("restart_failed", timeout=30)
+    report = load.join(timeout=30)
+    assert failed["serving_pid"] == first["pid"]
+    assert "exited while starting" in failed["reason"]
+    assert report.counts == {"ok": len(report.outcomes)}, report.counts
+    assert _get(port).json()["pid"] == first["pid"]
+    assert not watchdog.events("child_stopping"), "the serving child must not be touched"
+
+
+def test_uvicorn_workers_share_the_held_socket(run_watchdog) -> None:
+    port = free_port()
+    watchdog = run_watchdog(_config(port, "overlap", workers=2))
+    watchdog.wait_for("child_healthy", timeout=30)
+    load = Load(port, RATE, 3.0, IN_FLIGHT).start()
+    time.sleep(1.0)
+    watchdog.send(signal.SIGUSR1)
+    report = load.join(timeout=30)
+    watchdog.wait_for("child_accepting", timeout=30)
+    watchdog.wait_for("child_healthy", count=2, timeout=30)
+    assert report.counts == {"ok": len(report.outcomes)}, report.counts
+    served_by = {_get(port).json()["pid"] for _ in range(20)}
+    assert served_by, "the new workers answer"
+
+
+def test_unix_socket_is_held_and_probed(run_watchdog, tmp_path: Path) -> None:
+    path = tmp_path / "api.sock"
+    config = _config(free_port(), "stop_start")
+    config["app"]["listen"] = f"unix:{path}"
+    config["health"]["url"] = "http://api/health"  # the host only names the Host header
+    watchdog = run_watchdog(config)
+    [first] = watchdog.wait_for("child_healthy", timeout=30)
+    transport = httpx.HTTPTransport(uds=str(path))
+    with httpx.Client(transport=transport, trust_env=False) as client:
+        assert client.get("http://api/health").json()["pid"] == first["pid"]
+        watchdog.send(signal.SIGUSR1)
+        [_, second] = watchdog.wait_for("child_healthy", count=2, timeout=30)
+        assert client.get("http://api/health").json()["pid"] == second["pid"]
+    watchdog.send(signal.SIGTERM)
+    assert watchdog.wait_exit(timeout=20) == 0
+    assert not path.exists(), "the watchdog removes the socket file it made"
+
+
+def test_socket_from_systemd_survives_a_restart_of_the_watchdog(tmp_path: Path) -> None:
+    """Like a .socket unit: the test holds the socket; two watchdogs in turn serve it."""
+    from watchdog.listener import with_socket
+
+    port = free_port()
+    held = socket.create_server(("127.0.0.1", port), backlog=2048)
+    config = _config(port, "stop_start")
+    config["app"]["listen"] = "systemd"
+    (tmp_path / "watchdog.yaml").write_text(__import__("yaml").safe_dump(config))
+
+    def start_watchdog() -> subprocess.Popen[bytes]:
+        command = [sys.executable, "-m", "watchdog", "run", "--config", "watchdog.yaml"]
+        return subprocess.Popen(
+            with_socket(tuple(command), held.fileno(), "http"),
+            cwd=tmp_path,
+            pass_fds=(held.fileno(),),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    first = start_watchdog()
+    try:
+        poll(lambda: _answers(port), timeout=30)
+        load = Load(port, RATE, 3.0, IN_FLIGHT).start()
+        time.sleep(0.5)
+        first.send_signal(signal.SIGTERM)
+        assert first.wait(20) == 0
+        second = start_watchdog()  # what systemd does on a restart of the service
+        report = load.join(timeout=30)
+        assert report.counts == {"ok": len(report.outcomes)}, report.counts
+    finally:
+        for process in (first, locals().get("second")):
+            if process is not None and process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                process.wait(20)
+        held.close()
+
+
+def _answers(port: int) -> bool:
+    try:
+        return _get(port).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="a new PID namespace needs root here")
+def test_pid_1_in_a_container_reaps_every_orphan(tmp_path: Path) -> None:
+    """As PID 1 of a new PID namespace, orphans of the app's daemons are reaped too."""
+    import psutil
+    import yaml
+
+    port = free_port()
+    config = fast_config(port, ["--orphans"])
+    (tmp_path / "watchdog.yaml").write_text(yaml.safe_dump(config))
+    command = ["unshare", "--pid", "--fork", "--mount-proc", "--kill-child"]
+    command += [sys.executable, "-m", "watchdog"]
+    try:
+        unshare = subprocess.Popen(
+            [*command, "run", "--config", "watchdog.yaml"],
+            cwd=tmp_path,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    except FileNotFoundError:
+        pytest.skip("unshare is not installed")
+    try:
+        if unshare.poll() is not None:
+            pytest.skip("cannot make a PID namespace here")
+        poll(lambda: _answers(port), timeout=30)
+
+        [init] = psutil.Process(unshare.pid).children()  # the watchdog, PID 1 inside
+
+        def adopted() -> list[psutil.Process]:
+            app = min(init.children(), key=lambda p: p.create_time())
+            return [p for p in init.children() if p.pid != app.pid]
+
+        # The app double-forks a short-lived daemon every 100 ms: each one's end is an
+        # orphan's exit that only PID 1 can collect.
+        poll(adopted, timeout=10)
+        time.sleep(1.0)  # ten more orphans born and dead
+        zombies = [p.pid for p in adopted() if not _reaped(p.pid)]
+        for pid in zombies:  # unreaped, they would pile up at ten a second
+            poll(lambda pid=pid: _reaped(pid), timeout=2)
+        app_tree = [p.pid for p in init.children()]
+        init.send_signal(signal.SIGTERM)  # what `docker stop` sends to PID 1
+        assert unshare.wait(20) == 0, "SIGTERM to the container: a clean stop, exit 0"
+        assert all(pid_gone(pid) for pid in app_tree), "nothing outlives the container's PID 1"
+    finally:
+        if unshare.poll() is None:
+            unshare.kill()
+            unshare.wait(10)
+
+
+def _reaped(pid: int) -> bool:
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True

@@ -21,11 +21,13 @@ _STARTED = time.monotonic()
 # Health answers 503 after this many seconds, while every other endpoint keeps working:
 # a failing dependency check, the kind of sickness a probe sees before users do.
 _UNHEALTHY_AFTER = float(os.environ.get("UNHEALTHY_AFTER", "inf"))
+_UNHEALTHY_IF = os.environ.get("UNHEALTHY_IF")  # ... or while this file exists
 
 
 @app.get("/health")
 def health(response: Response) -> dict[str, object]:
-    if time.monotonic() - _STARTED >= _UNHEALTHY_AFTER:
+    marked = _UNHEALTHY_IF is not None and Path(_UNHEALTHY_IF).exists()
+    if marked or time.monotonic() - _STARTED >= _UNHEALTHY_AFTER:
         response.status_code = 503
         return {"status": "unhealthy", "pid": os.getpid()}
     return {"status": "ok", "pid": os.getpid()}

@@ -6,7 +6,7 @@ import contextlib
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -188,6 +188,51 @@ def logs_clean(config_path: Path) -> None:
     click.echo(f"{len(removed)} file(s) older than {config.logging.retention_days} days removed")
 
 
+@main.command()
+@config_option
+@click.option(
+    "--show", type=click.IntRange(min=1), help="Print restart N's snapshot (1 = the newest)."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON as stored, for machines.")
+def restarts(config_path: Path, show: int | None, as_json: bool) -> None:
+    """List past restarts, newest first; --show N prints one's diagnostic snapshot."""
+    from watchdog.restartlog import find_restarts, render_list, snapshot_path
+    from watchdog.snapshotview import render_snapshot
+
+    config = _load(config_path, None, None, None)
+    records = find_restarts(config.logging.dir, config.app.name)
+    if not records:
+        _fail(f"no restarts of {config.app.name} in the logs under {config.logging.dir}")
+    if show is None:
+        if as_json:
+            click.echo(json.dumps([record.as_dict() for record in records], indent=2))
+        else:
+            click.echo("\n".join(render_list(records)))
+        return
+    if show > len(records):
+        _fail(f"there is no restart {show}: the logs hold {len(records)}")
+    record = records[show - 1]
+    path = snapshot_path(record, config.logging.dir)
+    if path is None:
+        _fail(f"restart {show} ({record.reason}) has no snapshot: diagnostics off or failed")
+    try:
+        snapshot = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        _fail(f"snapshot {path} is gone (removed by diagnostics.keep or max_age_days)")
+    except (OSError, ValueError) as exc:
+        _fail(f"snapshot {path} cannot be read: {exc}")
+    if as_json:
+        click.echo(json.dumps(snapshot, indent=2, ensure_ascii=False))
+    else:
+        click.echo(f"# {path}")
+        click.echo("\n".join(render_snapshot(snapshot)))
+
+
+def _fail(message: str) -> NoReturn:
+    click.echo(f"watchdog: {message}", err=True)
+    sys.exit(1)
+
+
 def _state_file(config: Config) -> Path:
     from watchdog.statefile import state_path
 
@@ -197,7 +242,12 @@ def _state_file(config: Config) -> Path:
 @main.command()
 @config_option
 @click.option("--json", "as_json", is_flag=True, help="Print the state as JSON, for machines.")
-def status(config_path: Path, as_json: bool) -> None:
+@click.option(
+    "--liveness",
+    is_flag=True,
+    help="Exit 0 unless the watchdog itself is gone or hung (3): a container's liveness probe.",
+)
+def status(config_path: Path, as_json: bool, liveness: bool) -> None:
     """How the app stands; exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (Nagios-style)."""
     import time
 
@@ -223,7 +273,9 @@ def status(config_path: Path, as_json: bool) -> None:
     else:
         for text, colour in render(state, verdict, now):
             click.echo(click.style(text, fg=colour or None))  # colour stripped off a terminal
-    sys.exit(verdict.code)
+    # A sick app is the watchdog's to restart; only a dead or hung watchdog is the
+    # orchestrator's, and restarting the container then is the cure.
+    sys.exit(0 if liveness and verdict.code != UNKNOWN else verdict.code)
 
 
 @main.command()

@@ -164,8 +164,14 @@ def test_status_reports_ok_critical_and_not_running(run_watchdog: Start) -> None
     watchdog.write_config(config)
     watchdog.send(signal.SIGHUP)
     watchdog.wait_for("level_changed", metric="memory", status="critical")
-    poll(lambda: watchdog_command(watchdog.config_path, "status").returncode == 2, 5)
-    assert "memory critical" in watchdog_command(watchdog.config_path, "status").stdout
+    critical = poll(
+        lambda: (shown := watchdog_command(watchdog.config_path, "status")).returncode == 2
+        and "memory critical" in shown.stdout,
+        5,
+    )
+    assert critical
+    # A sick app is the watchdog's business: a container's liveness probe still passes.
+    assert watchdog_command(watchdog.config_path, "status", "--liveness").returncode == 0
 
     watchdog.send(signal.SIGTERM)
     assert watchdog.wait_exit() == 0
@@ -174,6 +180,7 @@ def test_status_reports_ok_critical_and_not_running(run_watchdog: Start) -> None
         3,
         "UNKNOWN: faulty: not running (stopped, exit code 0)",
     )
+    assert watchdog_command(watchdog.config_path, "status", "--liveness").returncode == 3
 
 
 def test_status_does_not_trust_a_reused_pid(tmp_path: Path) -> None:

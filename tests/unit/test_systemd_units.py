@@ -16,6 +16,7 @@ from watchdog.config import Config, load, parse
 SYSTEMD_DIR = Path(__file__).resolve().parents[2] / "systemd"
 SINGLE = SYSTEMD_DIR / "watchdog.service"
 TEMPLATE = SYSTEMD_DIR / "watchdog@.service"
+SOCKET = SYSTEMD_DIR / "watchdog.socket"
 EXAMPLE = SYSTEMD_DIR / "watchdog.example.yaml"
 UNITS = pytest.mark.parametrize("unit", [SINGLE, TEMPLATE], ids=["single", "template"])
 
@@ -116,7 +117,7 @@ def fake_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("root")
     shutil.copytree(host_units, root / "usr/lib/systemd/system", symlinks=True)
     (root / "etc/systemd/system").mkdir(parents=True)
-    for unit in (SINGLE, TEMPLATE):
+    for unit in (SINGLE, TEMPLATE, SOCKET):
         shutil.copy2(unit, root / "etc/systemd/system" / unit.name)
     for program in ("opt/watchdog/bin/watchdog", "bin/kill"):
         stub = root / program
@@ -137,7 +138,7 @@ def verify(root: Path, *units: str) -> tuple[int, str]:
     return result.returncode, result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("unit", ["watchdog.service", "watchdog@demo.service"])
+@pytest.mark.parametrize("unit", ["watchdog.service", "watchdog@demo.service", "watchdog.socket"])
 def test_systemd_analyze_verify_passes(fake_root: Path, unit: str) -> None:
     """`systemd-analyze verify` accepts each unit with no warning about it."""
     code, output = verify(fake_root, unit)

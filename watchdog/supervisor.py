@@ -51,7 +51,7 @@ from watchdog.policy import (
 from watchdog.probe import Prober
 from watchdog.report import MEMORY, report_level, report_probe, sample_record, trend_record
 from watchdog.resourcepolicy import DiskCritical, MemoryTrend, OverCap
-from watchdog.rsswatch import tree_rss
+from watchdog.rsswatch import CapPacer, tree_rss
 from watchdog.sampler import Sampler
 from watchdog.signals import HANDLED_SIGNALS
 from watchdog.state import ALIVE_STATES, ChildState, Lifecycle, Trigger
@@ -279,23 +279,32 @@ class Supervisor:
             self._queue.put_nowait(Sampled(sample))
 
     async def _cap_loop(self) -> None:
-        """With a max_rss: the tree's RSS every cap_interval, from a few /proc reads."""
-        cost = 0.0
+        """With a max_rss: the tree's RSS from a few /proc reads, paced by how close to the
+        cap it is and how fast it grows (every cap_interval at the quickest)."""
+        cost, delay, generation = 0.0, 0.0, None
+        pacer = CapPacer(self.config.resources.memory.cap_interval)
         while True:
             memory = self.config.resources.memory  # a reload may change both
             if memory.max_rss is None:
                 await asyncio.sleep(NO_CAP_RECHECK)  # idle, but a reload may set a cap
                 continue
+            pacer.shortest = memory.cap_interval
             # A big tree makes each check dearer: keep them under CAP_CHECK_SHARE of a core.
-            await asyncio.sleep(max(memory.cap_interval, cost / CAP_CHECK_SHARE))
+            await asyncio.sleep(max(delay, memory.cap_interval, cost / CAP_CHECK_SHARE))
             child = self._child
             if child is None or not self._alive():
+                delay = 0.0
                 continue
+            if child.generation != generation:
+                generation = child.generation
+                pacer.restart()
             started = time.process_time()
             rss = tree_rss(child.pid, self._tree_pids)
             cost = time.process_time() - started
+            now = self._clock()
             if rss >= memory.max_rss:
-                self._queue.put_nowait(CapChecked(child.generation, rss, self._clock()))
+                self._queue.put_nowait(CapChecked(child.generation, rss, now))
+            delay = pacer.next_delay(rss, memory.max_rss, now)
 
     async def _on_sample(self, sample: Sample) -> None:
         self._tree_pids = sample.pids

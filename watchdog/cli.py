@@ -193,7 +193,7 @@ def logs_clean(config_path: Path) -> None:
 @click.option(
     "--show", type=click.IntRange(min=1), help="Print restart N's snapshot (1 = the newest)."
 )
-@click.option("--json", "as_json", is_flag=True, help="Print JSON as stored, for machines.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (a snapshot as stored).")
 def restarts(config_path: Path, show: int | None, as_json: bool) -> None:
     """List past restarts, newest first; --show N prints one's diagnostic snapshot."""
     from watchdog.restartlog import find_restarts, render_list, snapshot_path
@@ -285,7 +285,7 @@ def restart(config_path: Path, force: bool) -> None:
     """Restart the app: when the throttle allows, or now with --force."""
     import signal
 
-    from watchdog.units import format_duration
+    from watchdog.units import format_duration, format_span
 
     config = _load(config_path, None, None, None)
     answer = _request(config, signal.SIGUSR1 if force else signal.SIGUSR2)
@@ -295,14 +295,14 @@ def restart(config_path: Path, force: bool) -> None:
     elif answer.outcome == "throttled" and detail.get("backoff"):
         wait = max(0, round(float(detail.get("restart_at", 0)) - _now()))
         click.echo(
-            f"watchdog: {config.app.name} crashed and restarts in {format_duration(wait)}"
+            f"watchdog: {config.app.name} crashed and restarts in {format_span(wait)}"
             " (crash backoff); --force restarts now"
         )
     elif answer.outcome == "throttled":
         wait = max(0, round(float(detail.get("restart_at", 0)) - _now()))
         click.echo(
             f"watchdog: throttled (one restart per {format_duration(config.restart.min_interval)}):"
-            f" {config.app.name} restarts in {format_duration(wait)}; --force restarts now"
+            f" {config.app.name} restarts in {format_span(wait)}; --force restarts now"
         )
     elif answer.outcome == "done":
         click.echo(f"watchdog: {config.app.name} was restarted meanwhile")

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from watchdog.units import format_duration
+from watchdog.units import format_span
 
 OK, WARNING, CRITICAL, UNKNOWN = 0, 1, 2, 3
 LABELS = {OK: "OK", WARNING: "WARNING", CRITICAL: "CRITICAL", UNKNOWN: "UNKNOWN"}
@@ -45,7 +45,7 @@ def _not_watching(state: Mapping[str, Any] | None, now: float, pid_is_ours: bool
         return Verdict(UNKNOWN, f"not running (pid {watchdog.get('pid')} is gone or not ours)")
     age = now - float(state.get("written", 0))
     if age > float(state.get("stale_after", 30)):
-        return Verdict(UNKNOWN, f"state not updated for {format_duration(round(age))}: hung?")
+        return Verdict(UNKNOWN, f"state not updated for {format_span(age)}: hung?")
     return None
 
 
@@ -92,7 +92,7 @@ def _ago(now: float, then: object) -> str:
     if not isinstance(then, int | float):
         return "-"
     stamp = datetime.fromtimestamp(then, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-    return f"{stamp} ({format_duration(max(0, round(now - then)))} ago)"
+    return f"{stamp} ({format_span(now - then)} ago)"
 
 
 def render(state: Mapping[str, Any] | None, verdict: Verdict, now: float) -> list[tuple[str, str]]:

@@ -88,6 +88,17 @@ def format_duration(seconds: float) -> str:
     return f"{format(Decimal(shortest), 'f').removesuffix('.0')}s"
 
 
+def format_span(seconds: float) -> str:
+    """A span for a person, to the second: 3599 -> 59m59s, 3600 -> 1h, 0.4 -> 0s."""
+    left = max(0, round(seconds))
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        count, left = divmod(left, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts) or "0s"
+
+
 def format_size(size: int) -> str:
     """The shortest exact spelling of a size in binary units: 10485760 -> 10MB."""
     for unit, multiple in (("TB", 1024**4), ("GB", 1024**3), ("MB", 1024**2), ("KB", 1024)):

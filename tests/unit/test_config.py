@@ -21,7 +21,13 @@ from watchdog import __version__
 from watchdog.cli import main
 from watchdog.config import Config, ConfigError, effective, load, parse
 from watchdog.configreader import apply_overrides, read_yaml
-from watchdog.units import format_duration, format_size, parse_duration, parse_size
+from watchdog.units import (
+    format_duration,
+    format_size,
+    format_span,
+    parse_duration,
+    parse_size,
+)
 
 SHIPPED = Path(__file__).resolve().parents[2] / "config" / "watchdog.yaml"
 BASE = Path("/srv/watchdog-tests")  # never touched: parse only resolves paths against it
@@ -145,6 +151,16 @@ def test_format_duration(seconds: float, text: str) -> None:
     """format_duration spells a duration the shortest exact way, and it parses back."""
     assert format_duration(seconds) == text
     assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(0.4, "0s"), (12, "12s"), (60, "1m"), (3599.4, "59m59s"), (3600, "1h"), (90061, "1d1h1m1s")],
+)
+def test_format_span_is_for_a_person(seconds: float, text: str) -> None:
+    """A countdown or an age reads as 59m59s, not 3599s; it also parses back (to the second)."""
+    assert format_span(seconds) == text
+    assert parse_duration(text) == round(seconds)
 
 
 @pytest.mark.parametrize(
@@ -308,8 +324,8 @@ BAD_INPUTS = [
     ),
     pytest.param(
         minimal(bogus=1),
-        "bogus: unknown key (known keys: alerts, app, health, logging, metrics, resources,"
-        " restart, state)",
+        "bogus: unknown key (known keys: alerts, app, diagnostics, health, logging, metrics,"
+        " resources, restart, state)",
         id="top",
     ),
     pytest.param(

@@ -62,6 +62,17 @@ def pid_gone(pid: int) -> bool:
         return True
 
 
+def watchdog_command(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """A `watchdog` command (status, restart, restarts, ...) against `config`, bounded."""
+    return subprocess.run(
+        [sys.executable, "-m", "watchdog", *args, "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+
 def fast_config(port: int, app_args: list[str], **sections: dict[str, Any]) -> dict[str, Any]:
     """A config with sub-second pacing around the fault app; sections override keys."""
     config: dict[str, Any] = {

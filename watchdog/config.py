@@ -13,6 +13,7 @@ from typing import Any
 
 from watchdog import convert
 from watchdog.configreader import ConfigError, Section, apply_overrides, read_yaml, show
+from watchdog.diagconfig import DiagnosticsConfig, parse_diagnostics
 from watchdog.listener import ListenSpec, listen_spec
 from watchdog.opsconfig import (
     AlertsConfig,
@@ -96,9 +97,20 @@ class Config:
     state: StateConfig
     alerts: AlertsConfig
     metrics: MetricsConfig
+    diagnostics: DiagnosticsConfig
 
 
-SECTIONS = ("app", "health", "restart", "logging", "resources", "state", "alerts", "metrics")
+SECTIONS = (
+    "app",
+    "health",
+    "restart",
+    "logging",
+    "resources",
+    "state",
+    "alerts",
+    "metrics",
+    "diagnostics",
+)
 REDACTED = "<redacted>"
 CRASH_LOOP_ACTIONS = ("exit", "keep_trying")
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -256,6 +268,7 @@ def parse(raw: object, base_dir: Path, python: str = sys.executable) -> Config:
         state=parse_state(sections["state"], logging.dir, base_dir),
         alerts=parse_alerts(sections["alerts"]),
         metrics=parse_metrics(sections["metrics"], base_dir),
+        diagnostics=parse_diagnostics(sections["diagnostics"], logging.dir, base_dir),
     )
     if config.restart.strategy == "overlap" and config.app.listen is None:
         sections["restart"].problem(

@@ -48,6 +48,7 @@ from watchdog.policy import (
     Respawn,
     Restart,
 )
+from watchdog.postmortem import Postmortem
 from watchdog.probe import Prober
 from watchdog.report import MEMORY, report_level, report_probe, sample_record, trend_record
 from watchdog.resourcepolicy import DiskCritical, MemoryTrend, OverCap
@@ -65,6 +66,7 @@ HOUSEKEEPING_INTERVAL = 86400.0  # the guide's daily cleanup_old_logs
 CAP_CHECK_SHARE = 0.02  # of one core, at most, for the quick cap checks
 NO_CAP_RECHECK = 1.0  # seconds between looks at a config without max_rss
 HISTORY_EVERY = 10.0  # seconds between rewrites of the history file (100 samples)
+SNAPSHOT_SAMPLES = 20  # the last samples a diagnostic snapshot shows
 
 
 class Supervisor:
@@ -102,6 +104,7 @@ class Supervisor:
         self._tree_pids: tuple[int, ...] = ()  # as the last sample found them
         self._history_at = float("-inf")
         self._ops = Operations(config, self._emit, clock)
+        self._postmortem = Postmortem(config.diagnostics, config.app.name, clock)
 
     def _emit(
         self, event: str, /, *, level: str = "info", category: str = "main", **fields: Any
@@ -371,6 +374,7 @@ class Supervisor:
             return
         self._child = child
         self._policy.child_started(now)
+        self._postmortem.child_started(child.generation)
         self._emit(
             "child_started",
             pid=child.pid,
@@ -384,6 +388,7 @@ class Supervisor:
 
         def sink(stream: str, lines: list[str]) -> None:
             self._events.child_output(stream, lines, generation)
+            self._postmortem.output(generation, lines)
 
         return sink
 
@@ -451,22 +456,59 @@ class Supervisor:
                 removed = clean_logs(self.config)
                 self._emit("logs_cleaned", removed=removed)
             case OverCap(reason) if self._alive():
+                snapshot = await self._snapshot(reason)
                 self._emit(
                     "restart_triggered",
                     level="warning",
                     reason=reason,
                     pid=self._child.pid if self._child else None,
+                    diagnostics=snapshot,
                 )
                 await self._stop_child()
                 await self._after_crash(self._policy.on_failed_start(reason, now))
             case FailedStart(reason):
-                self._emit("child_failed_start", level="error", reason=reason)
+                snapshot = await self._snapshot(reason)
+                self._emit("child_failed_start", level="error", reason=reason, diagnostics=snapshot)
                 await self._stop_child()
                 await self._after_crash(self._policy.on_failed_start(reason, now))
 
+    async def _snapshot(self, reason: str, exit_info: dict[str, Any] | None = None) -> str | None:
+        """Before a kill (or after a crash): what the tree looked like, for `watchdog restarts`."""
+        child = self._child
+        if child is None or not self.config.diagnostics.enabled:
+            return None
+        bound = self.config.diagnostics.timeout + stop_bound(self.config.app.stop_timeout)
+        self._ops.busy_until(self._clock() + bound)
+        rules = self._policy.resources
+        trend = rules.last_trend if rules else None
+        path = await self._postmortem.snapshot(
+            child.generation,
+            [child.pid, *self._tree_pids] if exit_info is None else list(self._tree_pids),
+            reason,
+            history=list(self._history)[-SNAPSHOT_SAMPLES:],
+            levels=self._live()["levels"],
+            trend=trend_record(trend) if trend else None,
+            exit_info=exit_info,
+        )
+        if path is None:
+            self._emit(
+                "diagnostics_failed",
+                level="warning",
+                reason=reason,
+                directory=str(self.config.diagnostics.directory),
+            )
+        return None if path is None else str(path)
+
     async def _restart(self, reason: str) -> None:
         assert self._child is not None
-        self._emit("restart_triggered", level="warning", reason=reason, pid=self._child.pid)
+        snapshot = await self._snapshot(reason)
+        self._emit(
+            "restart_triggered",
+            level="warning",
+            reason=reason,
+            pid=self._child.pid,
+            diagnostics=snapshot,
+        )
         if self.config.restart.strategy == "overlap" and self._listener is not None:
             await self._overlap()
             return
@@ -493,6 +535,7 @@ class Supervisor:
             self._restart_failed(old, None, str(exc))
             return
         self._incoming = new
+        self._postmortem.child_started(new.generation)
         self._emit(
             "child_started",
             pid=new.pid,
@@ -566,14 +609,18 @@ class Supervisor:
         self._lifecycle.fire(Trigger.EXIT)
         if self._down_since is None:
             self._down_since = exit_.at
+        description = self._postmortem.describe_exit(child.generation, exit_)
+        info = {"code": exit_.code, "signal": exit_.signal, "description": description}
+        snapshot = await self._snapshot(f"exited: {description}", exit_info=info)
         self._emit(
             "child_exited",
             level="error",
             pid=exit_.pid,
-            exit=exit_.description,
+            exit=description,
             code=exit_.code,
             signal=exit_.signal,
             uptime=round(exit_.at - child.started_at, 3),
+            diagnostics=snapshot,
         )
         # Its orphans were re-parented to us: a crashed app leaves nothing running.
         app = self.config.app
@@ -673,6 +720,7 @@ class Supervisor:
             await self._ops.reloaded(self.config, self.config)
             return
         old, self.config = self.config, new
+        self._postmortem.config, self._postmortem.app_name = new.diagnostics, new.app.name
         if events is not None:
             self._events = events
         changed = [name for name in SECTIONS if getattr(old, name) != getattr(new, name)]

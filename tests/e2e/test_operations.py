@@ -8,7 +8,6 @@ import re
 import resource
 import signal
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -23,19 +22,9 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 from pytest_httpserver import HTTPServer
 
-from tests.conftest import WatchdogProcess, fast_config, free_port, poll
+from tests.conftest import WatchdogProcess, fast_config, free_port, poll, watchdog_command
 
 Start = Callable[[dict[str, Any]], WatchdogProcess]
-
-
-def watchdog_command(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "watchdog", *args, "--config", str(config)],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
 
 
 class Datagrams:
@@ -165,8 +154,10 @@ def test_status_reports_ok_critical_and_not_running(run_watchdog: Start) -> None
     watchdog.send(signal.SIGHUP)
     watchdog.wait_for("level_changed", metric="memory", status="critical")
     critical = poll(
-        lambda: (shown := watchdog_command(watchdog.config_path, "status")).returncode == 2
-        and "memory critical" in shown.stdout,
+        lambda: (
+            (shown := watchdog_command(watchdog.config_path, "status")).returncode == 2
+            and "memory critical" in shown.stdout
+        ),
         5,
     )
     assert critical
@@ -313,7 +304,8 @@ def test_a_restart_is_alerted_and_counted_in_metrics(
     values = poll(scraped, 5)
     assert values["watchdog_restarts_total{'app': 'faulty', 'reason': 'operator'}"] == 1
     assert values["watchdog_probes_total{'app': 'faulty', 'result': 'ok'}"] >= 1
-    written = [path.read_text() for path in (watchdog.workdir / "logs").iterdir()]
+    logs = (watchdog.workdir / "logs").rglob("*")  # the diagnostic snapshots as well
+    written = [path.read_text() for path in logs if path.is_file()]
     everything = "\n".join([*written, watchdog.output()])
     assert "secret-token" not in everything
     assert "t0ken-value" not in everything

@@ -107,7 +107,7 @@ def render_snapshot(snapshot: Mapping[str, Any]) -> list[str]:
     lines += ["", f"Last output ({len(tail)} lines):", *[f"  {line}" for line in tail]]
     levels = snapshot.get("levels")
     if isinstance(levels, Mapping) and levels:
-        lines += ["", f"Levels: {_fields(levels)}"]
+        lines += ["", "Levels:", *[f"  {_level(name, item)}" for name, item in levels.items()]]
     trend = snapshot.get("trend")
     if isinstance(trend, Mapping) and trend:
         lines += ["", f"Memory trend: {_fields(trend)}"]
@@ -117,3 +117,15 @@ def render_snapshot(snapshot: Mapping[str, Any]) -> list[str]:
         lines += ["", f"Last samples ({len(shown)} of {len(history)}):"]
         lines += [f"  {_fields(item)}" for item in shown]
     return lines
+
+
+def _level(metric: str, item: object) -> str:
+    """`memory normal 0.1%`: the state file's {level, value} as `watchdog status` shows it."""
+    if not isinstance(item, Mapping):
+        return f"{metric} {item}"
+    value = item.get("value")
+    if isinstance(value, int | float):
+        shown = f"{value:.2f}s" if metric == "response_time" else f"{value:.1f}%"
+    else:
+        shown = "-"
+    return f"{metric:<24} {item.get('level', '?'):<9} {shown}"

@@ -155,7 +155,10 @@ SNAPSHOT = {
     ],
     "output_tail": ["started", "serving"],
     "history": [{"timestamp": f"t{i}", "rss_mb": i} for i in range(8)],
-    "levels": {"memory": "warning"},
+    "levels": {
+        "memory": {"level": "warning", "value": 84.26},
+        "response_time": {"level": "critical", "value": 5.0},
+    },
     "trend": {"mb_per_hour": 120.5},
 }
 
@@ -173,7 +176,8 @@ def test_render_snapshot_for_a_person() -> None:
     assert '  Thread 100 (idle): "Main"\n      wait (app.py:3)' in text
     assert "Python v3.11.7" not in text  # py-spy's header: the table already says it
     assert "  serving" in text
-    assert "Levels: memory=warning" in text
+    assert "  memory                   warning   84.3%" in text
+    assert "  response_time            critical  5.00s" in text
     assert "Memory trend: mb_per_hour=120.5" in text
     assert "Last samples (5 of 8):" in text
     assert "timestamp=t7 rss_mb=7" in text

@@ -50,6 +50,9 @@ async def _dump(program: str, pid: int, notes: list[str]) -> str | None:
     process = await asyncio.create_subprocess_exec(
         program,
         "dump",
+        # Read without stopping the app: no ptrace() (which systemd's @system-service
+        # filter refuses), only process_vm_readv; a hung app's stacks hold still anyway.
+        "--nonblocking",
         "--pid",
         str(pid),
         stdin=asyncio.subprocess.DEVNULL,

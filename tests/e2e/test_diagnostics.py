@@ -168,7 +168,11 @@ def test_leaking_app_snapshot_shows_rss_and_the_trend(sick_app, tmp_path: Path) 
     trend = {"mb_per_hour": 720000.0, "rss_mb": 80.0, "hours_to_critical": 0.01, "fit": 0.99}
     history = [{"timestamp": f"2025-01-01T00:00:0{i}Z", "rss_mb": 40.0 + i} for i in range(3)]
     _, snapshot = take(
-        [app.pid], tmp_path, trend=trend, history=history, levels={"memory": "critical"}
+        [app.pid],
+        tmp_path,
+        trend=trend,
+        history=history,
+        levels={"memory": {"level": "critical", "value": 93.4}},
     )
     [record] = snapshot["processes"]
     assert record["rss"] > start + 40 * 2**20
@@ -177,7 +181,7 @@ def test_leaking_app_snapshot_shows_rss_and_the_trend(sick_app, tmp_path: Path) 
     assert snapshot["history"] == history
     shown = "\n".join(render_snapshot(snapshot))
     assert "Memory trend: mb_per_hour=720000.0" in shown
-    assert "Levels: memory=critical" in shown
+    assert "  memory                   critical  93.4%" in shown
 
 
 def test_socket_leaking_app_snapshot_counts_its_connections(sick_app, tmp_path: Path) -> None:

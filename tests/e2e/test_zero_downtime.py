@@ -254,3 +254,42 @@ def _reaped(pid: int) -> bool:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return True
+
+
+def _loopback6_port() -> int | None:
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+            return probe.getsockname()[1]
+    except OSError:
+        return None
+
+
+def test_the_bundled_demo_overlaps_on_ipv6(run_watchdog) -> None:
+    """The demo serves the held socket (`--fd`) and waits with epoll, so overlap sees it."""
+    port = _loopback6_port()
+    if port is None:
+        pytest.skip("no IPv6 loopback here")
+    config = fast_config(
+        port,
+        [],
+        health={"url": f"http://[::1]:{port}/health", "startup_timeout": "10s"},
+        restart={"strategy": "overlap"},
+    )
+    config["app"] = {
+        "name": "demo6",
+        "command": [sys.executable, "-m", "watchdog.demo", "--fd", "{fd}"],
+        "listen": f"[::1]:{port}",
+    }
+    watchdog = run_watchdog(config)
+    [first] = watchdog.wait_for("child_healthy", timeout=20)
+    [listening] = watchdog.wait_for("listening")
+    assert listening["address"] == f"[::1]:{port}"
+    watchdog.send(signal.SIGUSR1)
+    [accepting] = watchdog.wait_for("child_accepting", timeout=20)
+    [stopped] = watchdog.wait_for("child_stopped", timeout=20)
+    assert stopped["pid"] == first["pid"]
+    assert accepting["pid"] != first["pid"]
+    [_, second] = watchdog.wait_for("child_healthy", count=2, timeout=20)
+    assert second["pid"] == accepting["pid"]
+    assert second["downtime"] is None  # the socket was never without a server

@@ -105,7 +105,9 @@ def fast_config(port: int, app_args: list[str], **sections: dict[str, Any]) -> d
 class WatchdogProcess:
     """`python -m watchdog run` in a subprocess, observed through its JSON log file."""
 
-    def __init__(self, workdir: Path, config: dict[str, Any]) -> None:
+    def __init__(
+        self, workdir: Path, config: dict[str, Any], wrapper: tuple[str, ...] = ()
+    ) -> None:
         self.workdir = workdir
         self.config_path = workdir / "watchdog.yaml"
         self.write_config(config)
@@ -114,7 +116,15 @@ class WatchdogProcess:
         self.output_path = workdir / "watchdog.out"
         with open(self.output_path, "wb") as output:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "watchdog", "run", "--config", str(self.config_path)],
+                [
+                    *wrapper,  # e.g. a namespace to run in; it must exec the watchdog
+                    sys.executable,
+                    "-m",
+                    "watchdog",
+                    "run",
+                    "--config",
+                    str(self.config_path),
+                ],
                 stdin=subprocess.DEVNULL,
                 stdout=output,
                 stderr=subprocess.STDOUT,
@@ -206,8 +216,8 @@ class WatchdogProcess:
 def run_watchdog(tmp_path: Path) -> Iterator[Callable[[dict[str, Any]], WatchdogProcess]]:
     started: list[WatchdogProcess] = []
 
-    def start(config: dict[str, Any]) -> WatchdogProcess:
-        watchdog = WatchdogProcess(tmp_path, config)
+    def start(config: dict[str, Any], wrapper: tuple[str, ...] = ()) -> WatchdogProcess:
+        watchdog = WatchdogProcess(tmp_path, config, wrapper)
         started.append(watchdog)
         return watchdog
 

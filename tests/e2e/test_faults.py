@@ -164,6 +164,58 @@ def test_log_dir_replaced_by_a_file_at_run_time(run_watchdog, tmp_path: Path) ->
     assert watchdog.wait_exit(timeout=10) == 0
 
 
+def test_log_dir_made_read_only_at_run_time(run_watchdog, tmp_path: Path) -> None:
+    """`chmod -w` does not stop root; a read-only mount does. In a mount namespace of its
+    own, the watchdog's log directory is covered by an empty read-only mount (a plain
+    remount would fail while the log files are open for writing), then uncovered again."""
+    if shutil.which("unshare") is None or shutil.which("nsenter") is None:
+        pytest.skip("unshare/nsenter (util-linux) are not installed")
+    logs, empty = tmp_path / "logs", tmp_path / "empty"
+    logs.mkdir(mode=0o750)
+    empty.mkdir(mode=0o750)
+    wrapper = ("unshare", "--mount", "--propagation", "private")
+    config = fast_config(free_port(), ["--hang-after", "1.5"], resources={"interval": "200ms"})
+    watchdog = run_watchdog(config, wrapper)
+    try:
+        [healthy] = watchdog.wait_for("child_healthy")
+    except AssertionError:
+        if "unshare" in watchdog.output():
+            pytest.skip(f"no mount namespace here: {watchdog.output()[-300:]}")
+        raise
+
+    def in_namespace(*command: str) -> None:
+        target = ("nsenter", "--mount", "--target", str(watchdog.pid))
+        subprocess.run([*target, *command], check=True, timeout=10)
+
+    in_namespace("mount", "--bind", str(empty), str(logs))
+    in_namespace("mount", "-o", "remount,bind,ro", str(logs))
+    # Each file finds its path gone within its 1 s identity check and cannot make it again;
+    # the console tells each file's failure once. The hang is still restarted (told on the
+    # console), and the snapshot that could not be written is told too.
+    poll(lambda: _failures(watchdog), timeout=5)
+    poll(lambda: _console_events(watchdog, "restart_triggered"), timeout=10)
+    poll(lambda: len(_console_events(watchdog, "child_healthy")) >= 2, timeout=10)
+    failures = _failures(watchdog)
+    assert all("Read-only file system" in line for line in failures), failures
+    assert len(failures) == len({line.split()[3] for line in failures}) <= len(CATEGORIES)
+    assert _console_events(watchdog, "diagnostics_failed"), "the snapshot could not be written"
+    [restart] = _console_events(watchdog, "restart_triggered")[:1]
+    assert f"pid={healthy['pid']}" in restart
+    assert watchdog.process.poll() is None, watchdog.output()
+    in_namespace("umount", str(logs))  # writable again
+    health_log = watchdog.category_path("health")
+    poll(lambda: f"watchdog: writing {health_log} again" in watchdog.output(), timeout=5)
+    # The next hang's restart, of a later child, is in the files again with its snapshot.
+    again = poll(
+        lambda: [e for e in watchdog.events("restart_triggered") if e["pid"] != healthy["pid"]],
+        timeout=10,
+    )[0]
+    assert again["diagnostics"], "snapshots are written again"
+    assert Path(again["diagnostics"]).is_file()
+    watchdog.send(signal.SIGTERM)
+    assert watchdog.wait_exit(timeout=10) == 0
+
+
 def _failures(watchdog: WatchdogProcess) -> list[str]:
     """The watchdog's reports of a log file it cannot write."""
     return [line for line in watchdog.output().splitlines() if line.startswith(CANNOT_WRITE)]

@@ -36,6 +36,7 @@ MIN_PIECE = 8  # shorter pieces of a URL or header are words, not tokens
 REDACTED = "<redacted>"
 KIND_OF_NAME = {
     "restart_triggered": "restart",
+    "restart_failed": "restart",  # an overlap whose new child never served: the old one does
     "child_exited": "crash",
     "crash_loop": "crash_loop",
     "RESTART_RECOMMENDED": "restart_recommended",

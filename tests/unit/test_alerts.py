@@ -54,6 +54,7 @@ ALERTS = [
     ("restart_recommended", Event("RESTART_RECOMMENDED", "warning", fields={"reason": "leak"})),
     ("critical", Event("level_changed", "error", fields={"status": "critical", "metric": "cpu"})),
     ("recovered", Event("child_healthy", fields={"pid": 7, "startup": 0.4, "downtime": 3.5})),
+    ("restart", Event("restart_failed", "error", fields={"reason": "new child exited"})),
 ]
 
 NOT_ALERTS = [

@@ -334,6 +334,13 @@ def _in_session(pid: int, session: int) -> bool:
         return False
 
 
+def freeze_tree() -> None:
+    """SIGSTOP to the app's whole tree: it holds still (memory too) until stopped for good;
+    stop_tree follows its stop signal with SIGCONT, so a frozen tree still stops gracefully."""
+    for process in _our_descendants():
+        _send(process, signal.SIGSTOP)
+
+
 def _send(process: psutil.Process, signum: int) -> None:
     with contextlib.suppress(psutil.Error):
         process.send_signal(signum)

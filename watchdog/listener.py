@@ -80,6 +80,13 @@ class ListenError(Exception):
     """The socket could not be made: address in use, no permission, nothing inherited."""
 
 
+def forget_inherited() -> None:
+    """Without app.listen, sockets systemd may pass are not ours to hand on: their variables
+    must reach no child (the app, an alert command, py-spy)."""
+    for name in ("LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"):
+        os.environ.pop(name, None)
+
+
 def inherited_sockets() -> list[socket.socket]:
     """Sockets systemd passed to us (sd_listen_fds), taken once: the variables are unset."""
     try:
@@ -87,8 +94,7 @@ def inherited_sockets() -> list[socket.socket]:
         count = int(os.environ.get("LISTEN_FDS", "")) if ours else 0
     except ValueError:
         count = 0
-    for name in ("LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"):
-        os.environ.pop(name, None)
+    forget_inherited()
     found = []
     for fd in range(LISTEN_FDS_START, LISTEN_FDS_START + count):
         with contextlib.suppress(OSError):
@@ -129,6 +135,8 @@ def open_listener(spec: ListenSpec, backlog: int) -> socket.socket:
 
 def _bind(spec: ListenSpec, backlog: int) -> socket.socket:
     if spec.path is not None:
+        if spec.path.exists() and not stat.S_ISSOCK(spec.path.lstat().st_mode):
+            raise ListenError(f"cannot listen on {spec}: the path exists and is not a socket")
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         _remove_stale(spec.path)
         address: object = str(spec.path)
@@ -139,14 +147,18 @@ def _bind(spec: ListenSpec, backlog: int) -> socket.socket:
         # A restart of the watchdog must not wait out TIME_WAIT of the last run's connections.
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         address = (spec.host, spec.port)
+    # A unix socket file is made 0660 from the start: the app's clients connect, nobody else.
+    # (Start-up runs no other thread that could create a file meanwhile.)
+    umask = os.umask(0o117) if spec.path is not None else None
     try:
         sock.bind(address)
-        if spec.path is not None:
-            os.chmod(spec.path, 0o660)  # the app's clients connect; nobody else
         sock.listen(backlog)
     except OSError as exc:
         sock.close()
         raise ListenError(f"cannot listen on {spec}: {exc.strerror or exc}") from None
+    finally:
+        if umask is not None:
+            os.umask(umask)
     return sock
 
 

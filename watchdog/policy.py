@@ -285,6 +285,12 @@ class Policy:
             return [self._restart_now(reason, now)]
         return self._restart_due(reason, now, OPERATOR)
 
+    def restart_failed(self, started_at: float) -> None:
+        """A restart that brought up no new child (an overlap whose new child never served):
+        the old child is watched as before, from its own start. The throttle keeps the
+        attempt, so a cause that persists is recommended again and retried when it allows."""
+        self.started_at = started_at
+
     def on_exit(self, exit_: ChildExit) -> Respawn | GiveUp:
         return self._crashed(exit_.description, exit_.at)
 

@@ -38,12 +38,14 @@ class Postmortem:
         if tail is not None:
             tail.extend(lines)
 
-    def describe_exit(self, generation: int, exit_: ChildExit) -> str:
+    def describe_exit(
+        self, generation: int, exit_: ChildExit, sigkilled_by_us: bool = False
+    ) -> str:
         """Exit code or signal, and for a SIGKILL nobody here sent, whether the kernel's OOM
         killer did it (the cgroup's oom_kill counter rose since the child started)."""
         before = self._oom_kills.get(generation)
-        after = oom_kill_count() if before is not None else None
-        return decode_exit(exit_.code, exit_.signal, False, before, after)
+        after = oom_kill_count() if before is not None and not sigkilled_by_us else None
+        return decode_exit(exit_.code, exit_.signal, sigkilled_by_us, before, after)
 
     async def snapshot(
         self,

@@ -16,6 +16,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from watchdog.child import PRIVATE_ENV
+
 PROGRAM = "py-spy"
 KILL_GRACE = 0.2  # seconds for a killed py-spy to be reaped before the snapshot moves on
 MAX_OUTPUT = 1024 * 1024  # a process with thousands of threads must not bloat the file
@@ -58,8 +60,14 @@ async def _dump(program: str, pid: int, notes: list[str]) -> str | None:
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
-        env={**os.environ, "RUST_BACKTRACE": "0"},  # its error, not the Rust backtrace
-        start_new_session=True,  # so that a timeout can kill whatever it started too
+        # Ours, like an alert command: nothing systemd gave us, its error without a backtrace.
+        env={
+            **{k: v for k, v in os.environ.items() if k not in PRIVATE_ENV},
+            "RUST_BACKTRACE": "0",
+        },
+        # A group of its own, so that a timeout can kill whatever it started too; in our
+        # session, so that it is never taken for part of the app (reaped, sampled, stopped).
+        process_group=0,
     )
     try:
         stdout, stderr = await process.communicate()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import os
 import shlex
 import signal
@@ -21,6 +20,7 @@ from watchdog.child import (
     Child,
     SpawnError,
     become_subreaper,
+    freeze_tree,
     raise_fd_limit,
     reap_all,
     spawn,
@@ -30,7 +30,13 @@ from watchdog.child import (
 from watchdog.config import SECTIONS, Config, ConfigError, HealthConfig
 from watchdog.handover import until_accepting
 from watchdog.levels import LevelChanged
-from watchdog.listener import ListenError, close_listener, open_listener, socket_inode
+from watchdog.listener import (
+    ListenError,
+    close_listener,
+    forget_inherited,
+    open_listener,
+    socket_inode,
+)
 from watchdog.logfiles import prepare_log_dir
 from watchdog.logs import Events, LogDirError, clean_logs
 from watchdog.messages import CapChecked, Exited, Message, Probed, Sampled, Signalled, Tick
@@ -99,6 +105,7 @@ class Supervisor:
         self._down_since: float | None = None
         self._exit_code: int | None = None
         self._stop_requested = False
+        self._stopping = asyncio.Event()  # the same, for a wait to be cut short by
         self._history_failing = False
         self._sample_failing = False
         self._tree_pids: tuple[int, ...] = ()  # as the last sample found them
@@ -166,6 +173,7 @@ class Supervisor:
         """With app.listen: the socket every child will serve, made once, kept open."""
         listen = self.config.app.listen
         if listen is None:
+            forget_inherited()
             return
         self._listener = open_listener(listen, self.config.app.listen_backlog)
         name = self._listener.getsockname()
@@ -341,6 +349,7 @@ class Supervisor:
         # restart that is already under way, so it is recorded at once as well as queued.
         if signum in (signal.SIGTERM, signal.SIGINT):
             self._stop_requested = True
+            self._stopping.set()
         self._queue.put_nowait(Signalled(signum, self._clock()))
 
     def _reap(self) -> None:
@@ -350,7 +359,11 @@ class Supervisor:
             if child is not None and pid == child.pid:
                 self._queue.put_nowait(Exited(child.generation, child.record_exit(status, now)))
             elif self._incoming is not None and pid == self._incoming.pid:
-                self._incoming.record_exit(status, now)  # the overlap's wait sees it
+                # The overlap's wait sees it; once the new child is current, so does _handle.
+                incoming = self._incoming
+                self._queue.put_nowait(
+                    Exited(incoming.generation, incoming.record_exit(status, now))
+                )
             else:
                 self._emit("orphan_reaped", level="debug", pid=pid)
 
@@ -456,6 +469,8 @@ class Supervisor:
                 removed = clean_logs(self.config)
                 self._emit("logs_cleaned", removed=removed)
             case OverCap(reason) if self._alive():
+                # Held still while the snapshot is taken: a hard cap must not grow meanwhile.
+                freeze_tree()
                 snapshot = await self._snapshot(reason)
                 self._emit(
                     "restart_triggered",
@@ -481,15 +496,27 @@ class Supervisor:
         self._ops.busy_until(self._clock() + bound)
         rules = self._policy.resources
         trend = rules.last_trend if rules else None
-        path = await self._postmortem.snapshot(
-            child.generation,
-            [child.pid, *self._tree_pids] if exit_info is None else list(self._tree_pids),
-            reason,
-            history=list(self._history)[-SNAPSHOT_SAMPLES:],
-            levels=self._live()["levels"],
-            trend=trend_record(trend) if trend else None,
-            exit_info=exit_info,
+        taking = asyncio.ensure_future(
+            self._postmortem.snapshot(
+                child.generation,
+                [child.pid, *self._tree_pids] if exit_info is None else list(self._tree_pids),
+                reason,
+                history=list(self._history)[-SNAPSHOT_SAMPLES:],
+                levels=self._live()["levels"],
+                trend=trend_record(trend) if trend else None,
+                exit_info=exit_info,
+            )
         )
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        await asyncio.wait((taking, stopping), return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if not taking.done():  # a stop request does not wait out a snapshot
+            taking.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await taking
+            self._emit("diagnostics_skipped", reason=reason, detail="the watchdog is stopping")
+            return None
+        path = taking.result()
         if path is None:
             self._emit(
                 "diagnostics_failed",
@@ -524,6 +551,9 @@ class Supervisor:
         assert self._child is not None
         assert self._listener is not None
         old = self._child
+        if self._stop_requested:
+            self._emit("restart_cancelled", reason="the watchdog is stopping", pid=old.pid)
+            return
         self._cancel_probes()
         self._generation += 1
         started = self._clock()
@@ -558,6 +588,8 @@ class Supervisor:
             self._restart_failed(old, new.pid, failure)
             return
         self._emit("child_accepting", pid=new.pid, after=round(self._clock() - started, 3))
+        if old.exited.done():  # died meanwhile: its queued exit will be stale once new is in
+            self._report_exit(old, old.exited.result(), during="an overlap restart")
         await self._stop_child(spare=new.pid)  # old's drain; new already serves
         self._incoming, self._child = None, new
         self._lifecycle.fire(Trigger.SPAWN)
@@ -566,6 +598,20 @@ class Supervisor:
         self._probe_task = asyncio.create_task(self._probe_loop(new))
 
     def _restart_failed(self, old: Child, new_pid: int | None, reason: str) -> None:
+        if self._stop_requested:
+            self._emit("restart_cancelled", reason=reason, pid=new_pid, serving_pid=old.pid)
+            return
+        if old.exited.done():
+            # Its exit is queued and handled next, as a crash: no child serves now.
+            self._emit(
+                "restart_failed",
+                level="error",
+                reason=reason,
+                pid=new_pid,
+                serving_pid=None,
+                action="the old child has exited too",
+            )
+            return
         self._emit(
             "restart_failed",
             level="error",
@@ -574,6 +620,7 @@ class Supervisor:
             serving_pid=old.pid,
             action="the old child keeps serving",
         )
+        self._policy.restart_failed(old.started_at)
         self._probe_task = asyncio.create_task(self._probe_loop(old))
 
     async def _stop_child(self, spare: int | None = None) -> None:
@@ -595,7 +642,11 @@ class Supervisor:
             "child_stopped",
             level="error" if report.survivors else "info",
             pid=child.pid,
-            exit=exit_.describe(sigkilled_by_us=report.killed > 0) if exit_ else "unknown",
+            exit=(
+                self._postmortem.describe_exit(child.generation, exit_, report.killed > 0)
+                if exit_
+                else "unknown"
+            ),
             took=round(report.took, 3),
             processes=report.signalled,
             sigkilled=report.killed,
@@ -612,16 +663,7 @@ class Supervisor:
         description = self._postmortem.describe_exit(child.generation, exit_)
         info = {"code": exit_.code, "signal": exit_.signal, "description": description}
         snapshot = await self._snapshot(f"exited: {description}", exit_info=info)
-        self._emit(
-            "child_exited",
-            level="error",
-            pid=exit_.pid,
-            exit=description,
-            code=exit_.code,
-            signal=exit_.signal,
-            uptime=round(exit_.at - child.started_at, 3),
-            diagnostics=snapshot,
-        )
+        self._report_exit(child, exit_, diagnostics=snapshot)
         # Its orphans were re-parented to us: a crashed app leaves nothing running.
         app = self.config.app
         self._ops.busy_until(self._clock() + stop_bound(app.stop_timeout))
@@ -636,6 +678,18 @@ class Supervisor:
             )
         await _settle(child)
         await self._after_crash(self._policy.on_exit(exit_))
+
+    def _report_exit(self, child: Child, exit_: ChildExit, **fields: Any) -> None:
+        self._emit(
+            "child_exited",
+            level="error",
+            pid=exit_.pid,
+            exit=self._postmortem.describe_exit(child.generation, exit_),
+            code=exit_.code,
+            signal=exit_.signal,
+            uptime=round(exit_.at - child.started_at, 3),
+            **fields,
+        )
 
     async def _after_crash(self, decision: Respawn | GiveUp) -> None:
         match decision:
@@ -709,6 +763,16 @@ class Supervisor:
         self._ops.reloading()
         try:
             new = self._reload_config()
+            if new.app.listen != self.config.app.listen:
+                # The held socket is bound once; a command written for another one (its
+                # {fd}, a port) must not start against this one.
+                was, wanted = self.config.app.listen, new.app.listen
+                raise ConfigError(
+                    [
+                        f"app.listen: {wanted} differs from {was}, which the running watchdog"
+                        " holds; restart the watchdog to change it"
+                    ]
+                )
             relog = new.logging != self.config.logging or new.app.name != self.config.app.name
             events = self._reopen_events(new) if relog else None
             if new.state.dir != self.config.state.dir:
@@ -730,24 +794,13 @@ class Supervisor:
         self._policy.reconfigure(new.health, new.restart, new.resources)
         if new.resources.history_size != self._history.maxlen:
             self._history = deque(self._history, maxlen=new.resources.history_size)
-        if new.app.listen != old.app.listen:
-            self.config = dataclasses.replace(
-                new, app=dataclasses.replace(new.app, listen=old.app.listen)
-            )
-            self._emit(
-                "listen_unchanged",
-                level="warning",
-                listen=str(old.app.listen),
-                requested=str(new.app.listen),
-                detail="the held socket stays until the watchdog restarts",
-            )
         if new.health != old.health:
             await self._prober.aclose()
             self._prober = self._new_prober(new.health)
             if self._probe_task is not None and self._child is not None:
                 self._cancel_probes()
                 self._probe_task = asyncio.create_task(self._probe_loop(self._child))
-        if self.config.app != old.app:
+        if new.app != old.app:
             await self._restart_on_request("config reloaded with a new app section")
 
     async def _shutdown(self) -> None:

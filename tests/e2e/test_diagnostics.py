@@ -381,3 +381,38 @@ def test_a_sigkill_from_outside_is_told_apart(run_watchdog) -> None:
     # No OOM kill was counted meanwhile (or no counter is readable here): never a bare guess
     # that hides the difference.
     assert exited["exit"].startswith("SIGKILL from outside")
+
+
+def test_a_tree_over_its_cap_is_held_still_while_the_snapshot_is_taken(
+    run_watchdog, tmp_path: Path
+) -> None:
+    """A hard cap stays hard: with a snapshot that takes its full 2 s (a stuck py-spy), a
+    100 MB/s leak is frozen at the cap, not let grow by another 200 MB meanwhile."""
+    from tests.conftest import fast_config
+
+    stand_in = slow_stand_in(tmp_path, tmp_path / "stand-in.pid")
+    config = fast_config(
+        free_port(),
+        ["--leak-mb-per-s", "100"],
+        resources={"interval": "1h", "memory": {"max_rss": "150MB", "cap_interval": "50ms"}},
+        diagnostics={"timeout": "2s", "py_spy": str(stand_in)},
+    )
+    watchdog = run_watchdog(config)
+    [healthy] = watchdog.wait_for("child_healthy")
+    child = psutil.Process(healthy["pid"])
+    peak = 0
+
+    def gone_after_peak() -> bool:
+        nonlocal peak
+        try:
+            peak = max(peak, child.memory_info().rss)
+            return child.status() == psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return True
+
+    poll(gone_after_peak, timeout=15, interval=0.02)
+    [restart] = watchdog.wait_for("restart_triggered")
+    snapshot = json.loads(Path(restart["diagnostics"]).read_text())
+    assert snapshot["complete"] is False  # the stand-in was given up on at 2 s
+    assert snapshot["took"] >= 1.9
+    assert peak < 150 * 2**20 + 30 * 2**20, f"grew to {peak / 2**20:.0f} MB during the snapshot"

@@ -105,8 +105,9 @@ def test_overlap_with_a_new_child_failing_at_boot_keeps_the_old_one(
     run_watchdog, tmp_path: Path
 ) -> None:
     port = free_port()
-    marker = tmp_path / "bad-deploy"
-    watchdog = run_watchdog(_config(port, "overlap", env={"CRASH_AT_BOOT_IF": str(marker)}))
+    marker, sick = tmp_path / "bad-deploy", tmp_path / "sick"
+    env = {"CRASH_AT_BOOT_IF": str(marker), "UNHEALTHY_IF": str(sick)}
+    watchdog = run_watchdog(_config(port, "overlap", env=env))
     [first] = watchdog.wait_for("child_healthy", timeout=30)
     marker.touch()
     load = Load(port, RATE, 3.0, IN_FLIGHT).start()
@@ -119,6 +120,53 @@ def test_overlap_with_a_new_child_failing_at_boot_keeps_the_old_one(
     assert report.counts == {"ok": len(report.outcomes)}, report.counts
     assert _get(port).json()["pid"] == first["pid"]
     assert not watchdog.events("child_stopping"), "the serving child must not be touched"
+    # Still watched: its failing probes trip the next restart (which fails again), and once
+    # the deploy is fixed, a restart goes through.
+    sick.touch()
+    [_, retried] = watchdog.wait_for("restart_triggered", count=2, timeout=20)
+    assert retried["pid"] == first["pid"]
+    assert "consecutive failed probes" in retried["reason"]
+    watchdog.wait_for("restart_failed", count=2, timeout=30)
+    marker.unlink()
+    [replaced] = watchdog.wait_for("child_stopped", timeout=60)
+    assert replaced["pid"] == first["pid"]
+    sick.unlink()
+    [_, second] = watchdog.wait_for("child_healthy", count=2, timeout=30)
+    assert second["pid"] != first["pid"]
+
+
+def test_a_new_child_dying_while_the_old_one_drains_is_a_crash(run_watchdog) -> None:
+    """The overlap's new child accepts, then dies while the old one finishes a long request:
+    its exit is handled like any crash (logged, restarted), not missed."""
+    port = free_port()
+    watchdog = run_watchdog(_config(port, "overlap"))
+    [first] = watchdog.wait_for("child_healthy", timeout=30)
+    slow = Load(port, 1, 1.0, "/work?ms=3000").start()  # keeps the old child draining
+    time.sleep(0.3)
+    watchdog.send(signal.SIGUSR1)
+    [accepting] = watchdog.wait_for("child_accepting", timeout=30)
+    os.kill(accepting["pid"], signal.SIGKILL)
+    [exited] = watchdog.wait_for("child_exited", timeout=20)
+    assert exited["pid"] == accepting["pid"]
+    assert exited["signal"] == signal.SIGKILL
+    assert slow.join(timeout=30).counts == {"ok": 1}, "the old child finished its request"
+    # The killed child never answered a probe of its own: the next healthy one is its heir.
+    [_, heir] = watchdog.wait_for("child_healthy", count=2, timeout=30)
+    assert heir["pid"] not in (first["pid"], accepting["pid"])
+
+
+def test_a_stop_during_an_overlap_cancels_it(run_watchdog) -> None:
+    port = free_port()
+    watchdog = run_watchdog(_config(port, "overlap"))
+    watchdog.wait_for("child_healthy", timeout=30)
+    watchdog.send(signal.SIGUSR1)
+    watchdog.wait_for("child_started", count=2, timeout=30)
+    watchdog.send(signal.SIGTERM)  # while the new child boots
+    assert watchdog.wait_exit(timeout=30) == 0
+    assert watchdog.events("restart_cancelled")
+    assert not watchdog.events("restart_failed"), "a stop is not a failed restart (no alert)"
+    pids = [e["pid"] for e in watchdog.events("child_started")]
+    assert all(pid_gone(pid) for pid in pids)
 
 
 def test_uvicorn_workers_share_the_held_socket(run_watchdog) -> None:
@@ -293,3 +341,9 @@ def test_the_bundled_demo_overlaps_on_ipv6(run_watchdog) -> None:
     [_, second] = watchdog.wait_for("child_healthy", count=2, timeout=20)
     assert second["pid"] == accepting["pid"]
     assert second["downtime"] is None  # the socket was never without a server
+    # The socket cannot move on a reload: the command was written for this one.
+    config["app"]["listen"] = f"[::1]:{free_port()}"
+    watchdog.write_config(config)
+    watchdog.send(signal.SIGHUP)
+    [refused] = watchdog.wait_for("reload_failed", timeout=10)
+    assert "restart the watchdog to change it" in refused["errors"][0]

@@ -152,6 +152,30 @@ class TestThrottle:
         assert decision.at == 180 + 300
         assert policy.next_deadline() == 480
 
+    def test_a_failed_restart_leaves_the_old_child_watched_and_throttled(self) -> None:
+        """An overlap whose new child never served: the old one's failures still count, and
+        the next restart waits for the throttle (recommended, then carried out)."""
+        policy = healthy_policy()
+        for at in (60, 120):
+            policy.on_probe(failed(at))
+        assert isinstance(policy.on_probe(failed(180))[0], Restart)
+        policy.restart_failed(started_at=0.0)
+        [decision] = policy.on_probe(failed(240))
+        assert isinstance(decision, RecommendRestart)
+        assert decision.at == 180 + 300
+        [again] = policy.on_tick(480)
+        assert isinstance(again, Restart)
+
+    def test_a_failed_restart_does_not_withdraw_a_healthy_childs_watch(self) -> None:
+        """Without restart_failed the old child would go unwatched: probes decide nothing."""
+        policy = healthy_policy()
+        for at in (60, 120):
+            policy.on_probe(failed(at))
+        policy.on_probe(failed(180))
+        assert policy.on_probe(failed(240)) == []  # no child known to the policy: unwatched
+        policy.restart_failed(started_at=0.0)
+        assert policy.on_probe(failed(250)) != []
+
     def test_recommendation_is_logged_once(self) -> None:
         """Further failures while throttled add no new recommendation."""
         policy = self._throttled()

@@ -49,6 +49,8 @@ class Sampler:
                     its_fds = _fd_count(process)
             except psutil.Error:
                 continue  # ended between listing and reading: count none of it
+            if its_rss == 0:
+                continue  # exiting: its memory is gone, only its zombie is yet to come
             procs += 1
             rss += its_rss
             threads += its_threads

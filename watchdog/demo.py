@@ -23,6 +23,7 @@ from types import FrameType
 
 STARTED = time.monotonic()
 _leaked: list[bytes] = []
+_output_lock = threading.Lock()
 
 
 def _env_float(name: str) -> float | None:
@@ -81,7 +82,10 @@ def make_handler(args: argparse.Namespace) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(data)
 
         def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-            print(f"{self.address_string()} {format % args}", flush=True)
+            line = f"{self.address_string()} {format % args}\n"
+            with _output_lock:  # print() from several handler threads can interleave lines
+                sys.stdout.write(line)
+                sys.stdout.flush()
 
     return Handler
 

@@ -149,6 +149,9 @@ def parse_resources(section: Section, log_dir: Path, base_dir: Path) -> Resource
     return config
 
 
+RSS_HISTORY_POINTS = 4096  # RSS points kept per trend window, however often it is sampled
+
+
 def _check_trend(section: Section, trend: Section, config: ResourcesConfig) -> None:
     """A trend that can never be fitted is a silent no-forecast: say so at start instead."""
     window, interval = config.trend.window, config.interval
@@ -158,6 +161,10 @@ def _check_trend(section: Section, trend: Section, config: ResourcesConfig) -> N
         trend.problem("min_span", problem, format_duration(config.trend.min_span))
     # Only the trend's own settings can contradict: a coarse `interval` alone just means
     # fewer samples (and a later first forecast), which is the operator's choice.
+    if trend.valid("min_samples") and config.trend.min_samples > RSS_HISTORY_POINTS:
+        problem = f"at most {RSS_HISTORY_POINTS}, the RSS points kept per trend window"
+        trend.problem("min_samples", problem, str(config.trend.min_samples))
+        return
     chosen = "window" in trend or "min_samples" in trend
     if chosen and trend.valid("window", "min_samples") and section.valid("interval"):
         fitting = int(window // interval) + 1

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from watchdog.levels import ErrorRate, Level, LevelChanged, MetricLevel, SustainedCritical
 from watchdog.observations import ProbeResult, Sample
-from watchdog.resourceconfig import ResourcesConfig
+from watchdog.resourceconfig import RSS_HISTORY_POINTS, ResourcesConfig
 from watchdog.trend import Trend, steady_growth
 from watchdog.units import format_size
 
@@ -158,7 +158,12 @@ class ResourceRules:
 
     def _forecast(self, sample: Sample) -> list[ResourceDecision]:
         trend_config = self.config.trend
-        self.rss_history.append((sample.at, float(sample.tree_rss)))
+        # The window is bounded by time, not count: sampled every 10 ms, 3 h would be a
+        # million points (115 MiB, found by the self-soak). Thinned to RSS_HISTORY_POINTS per
+        # window, the history keeps its full span; the fit thins to far fewer points anyway.
+        spacing = trend_config.window / RSS_HISTORY_POINTS
+        if not self.rss_history or sample.at - self.rss_history[-1][0] >= spacing:
+            self.rss_history.append((sample.at, float(sample.tree_rss)))
         while self.rss_history and self.rss_history[0][0] < sample.at - trend_config.window:
             self.rss_history.popleft()
         if self.trend_at is not None and sample.at - self.trend_at < trend_config.every:

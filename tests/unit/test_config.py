@@ -323,6 +323,12 @@ BAD_INPUTS = [
         id="trend-samples-beyond-window",
     ),
     pytest.param(
+        minimal(resources={"interval": "10ms", "trend": {"min_samples": 5000}}),
+        "resources.trend.min_samples: expected at most 4096, the RSS points kept per trend"
+        " window, got 5000",
+        id="trend-samples-beyond-kept-points",
+    ),
+    pytest.param(
         minimal(bogus=1),
         "bogus: unknown key (known keys: alerts, app, diagnostics, health, logging, metrics,"
         " resources, restart, state)",

@@ -11,6 +11,7 @@ from watchdog.config import parse
 from watchdog.levels import LevelChanged
 from watchdog.observations import DiskUsage, ProbeResult, Sample
 from watchdog.policy import Policy, RecommendationWithdrawn, RecommendRestart, Restart
+from watchdog.resourceconfig import RSS_HISTORY_POINTS
 from watchdog.resourcepolicy import DiskCritical, MemoryTrend, OverCap, format_size_short
 
 GB = 2**30
@@ -199,6 +200,26 @@ def test_leak_forecast_and_predictive_restart() -> None:
     minute, restart = restarts[0]
     assert restart.reason.startswith("memory forecast: critical in")
     assert 143 <= minute <= 147  # one hour (the horizon) before minute ~205
+
+
+def test_rss_history_is_bounded_however_fast_it_is_sampled() -> None:
+    """Sampled every 10 ms, a 3 h window would hold a million points (the self-soak's slow
+    RSS growth): thinned, it keeps at most RSS_HISTORY_POINTS and still spans the window,
+    and the forecast still comes. (Here: 50 ms samples, a 10 min window.)"""
+    cfg = config(trend={"window": "10m", "every": "1m", "min_samples": 30, "min_span": "5m"})
+    policy = running(cfg)
+    resources = policy.resources
+    assert resources is not None
+    trends = []
+    for step in range(15_000):  # 50 ms apart: 750 s, longer than the window
+        at = step * 0.05
+        rss = 1 * GB + 100 * 2**20 * at / 3600
+        trends += [d for d in policy.on_sample(sample(at, rss=rss)) if isinstance(d, MemoryTrend)]
+    history = resources.rss_history
+    assert len(history) <= RSS_HISTORY_POINTS + 1  # 12,000 samples fell in the window
+    assert history[-1][0] - history[0][0] >= 600 - 600 / RSS_HISTORY_POINTS - 0.05
+    assert trends, "a steady climb is still forecast"
+    assert trends[-1].trend.mb_per_hour == pytest.approx(100, rel=0.02)
 
 
 def test_sample_of_the_old_tree_does_not_count_for_the_new_child() -> None:

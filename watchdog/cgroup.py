@@ -18,6 +18,8 @@ CGROUP_ROOT = Path("/sys/fs/cgroup")
 SELF_CGROUP = Path("/proc/self/cgroup")
 V2_FILES = ("memory.max", "memory.current")
 V1_FILES = ("memory.limit_in_bytes", "memory.usage_in_bytes")
+V2_EVENTS = "memory.events"  # its oom_kill line counts the group's OOM kills
+V1_OOM_CONTROL = "memory.oom_control"
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,12 +81,7 @@ def _limits_up_the_path(
     mount: Path, relative: str, files: tuple[str, str], version: str
 ) -> list[MemoryLimit]:
     limit_name, usage_name = files
-    parts = Path(relative).relative_to("/").parts if relative.startswith("/") else ()
-    directory = mount.joinpath(*parts)
-    if ".." in parts or not directory.is_dir():
-        # A container without its own cgroup namespace lists the host's path, yet has its
-        # own group mounted at the root.
-        directory = mount
+    directory = _group_directory(mount, relative)
     limits: list[MemoryLimit] = []
     while True:
         with contextlib.suppress(OSError, ValueError):
@@ -96,3 +93,41 @@ def _limits_up_the_path(
         if directory == mount or mount not in directory.parents:
             return limits
         directory = directory.parent
+
+
+def parse_oom_kill(text: str) -> int | None:
+    """The `oom_kill N` line of memory.events (v2) or memory.oom_control (v1)."""
+    for line in text.splitlines():
+        key, _, value = line.partition(" ")
+        if key == "oom_kill":
+            with contextlib.suppress(ValueError):
+                return int(value.strip())
+    return None  # v1 kernels before 4.13 have no such line
+
+
+def _group_directory(mount: Path, relative: str) -> Path:
+    parts = Path(relative).relative_to("/").parts if relative.startswith("/") else ()
+    directory = mount.joinpath(*parts)
+    if ".." in parts or not directory.is_dir():
+        # A container without its own cgroup namespace lists the host's path, yet has its
+        # own group mounted at the root.
+        return mount
+    return directory
+
+
+def oom_kill_count(root: Path = CGROUP_ROOT, self_cgroup: Path = SELF_CGROUP) -> int | None:
+    """OOM kills counted in our own cgroup so far, or None where no counter can be read."""
+    v2, v1 = _memberships(self_cgroup)
+    candidates: list[Path] = []
+    if v2 is not None:
+        for mount in (root, root / "unified"):  # unified: a hybrid host's v2, beside v1
+            if (mount / "cgroup.controllers").is_file():
+                candidates.append(_group_directory(mount, v2) / V2_EVENTS)
+    if v1 is not None:
+        candidates.append(_group_directory(root / "memory", v1) / V1_OOM_CONTROL)
+    for path in candidates:
+        with contextlib.suppress(OSError, UnicodeDecodeError):
+            count = parse_oom_kill(path.read_text())
+            if count is not None:
+                return count
+    return None

@@ -1,20 +1,14 @@
-"""Why a child died, for a person: exit codes, signal names, and the OOM killer's counter.
+"""Why a child died, for a person: exit codes, signal names, and who sent a SIGKILL.
 
-A SIGKILL nobody here sent is most often the kernel's OOM killer. The cgroup the watchdog
-(and so its child) lives in counts those kills, in `memory.events` (v2) or
-`memory.oom_control` (v1): read before and after, a risen counter turns "perhaps" into "yes".
+Pure: the OOM-kill counts it weighs are read by cgroup.oom_kill_count. A SIGKILL nobody
+here sent is most often the kernel's OOM killer; a counter that rose turns "perhaps" into
+"yes".
 """
 
 from __future__ import annotations
 
-import contextlib
 import signal as signals
-from pathlib import Path
 
-from watchdog.cgroup import CGROUP_ROOT, SELF_CGROUP, _memberships
-
-V2_EVENTS = "memory.events"
-V1_OOM_CONTROL = "memory.oom_control"
 # What a signal usually means for a Python web app, beyond its name.
 SIGNAL_HINTS: dict[int, str] = {
     signals.SIGSEGV: "a crash in native code: an extension module or the interpreter",
@@ -66,41 +60,3 @@ def _from_outside(name: str, before: int | None, after: int | None) -> str:
         f"{name} from outside, not the OOM killer (cgroup oom_kill counter unchanged):"
         " perhaps `kill -9` by a person or another program"
     )
-
-
-def parse_oom_kill(text: str) -> int | None:
-    """The `oom_kill N` line of memory.events (v2) or memory.oom_control (v1)."""
-    for line in text.splitlines():
-        key, _, value = line.partition(" ")
-        if key == "oom_kill":
-            with contextlib.suppress(ValueError):
-                return int(value.strip())
-    return None  # v1 kernels before 4.13 have no such line
-
-
-def _group_directory(mount: Path, relative: str) -> Path:
-    parts = Path(relative).relative_to("/").parts if relative.startswith("/") else ()
-    directory = mount.joinpath(*parts)
-    if ".." in parts or not directory.is_dir():
-        # As in cgroup.py: without its own cgroup namespace a container lists the host's
-        # path, yet has its own group mounted at the root.
-        return mount
-    return directory
-
-
-def oom_kill_count(root: Path = CGROUP_ROOT, self_cgroup: Path = SELF_CGROUP) -> int | None:
-    """OOM kills counted in our own cgroup so far, or None where no counter can be read."""
-    v2, v1 = _memberships(self_cgroup)
-    candidates: list[Path] = []
-    if v2 is not None:
-        for mount in (root, root / "unified"):  # unified: a hybrid host's v2, beside v1
-            if (mount / "cgroup.controllers").is_file():
-                candidates.append(_group_directory(mount, v2) / V2_EVENTS)
-    if v1 is not None:
-        candidates.append(_group_directory(root / "memory", v1) / V1_OOM_CONTROL)
-    for path in candidates:
-        with contextlib.suppress(OSError, UnicodeDecodeError):
-            count = parse_oom_kill(path.read_text())
-            if count is not None:
-                return count
-    return None

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
-import signal
 from dataclasses import dataclass
+
+from watchdog.exitreason import decode_exit
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,18 +39,16 @@ class ChildExit:
     def description(self) -> str:
         return self.describe()
 
-    def describe(self, sigkilled_by_us: bool = False) -> str:
-        """The exit for a person; an unexplained SIGKILL hints at the OOM killer."""
-        if self.signal is None:
-            return f"exit code {self.code}"
-        try:
-            name = signal.Signals(self.signal).name
-        except ValueError:
-            name = f"signal {self.signal}"
-        if self.signal == signal.SIGKILL and not sigkilled_by_us:
-            # Nobody here sent it, so the usual sender is the kernel's OOM killer.
-            return f"killed by {name} (perhaps out of memory)"
-        return f"killed by {name}"
+    def describe(
+        self,
+        sigkilled_by_us: bool = False,
+        oom_kills_before: int | None = None,
+        oom_kills_after: int | None = None,
+    ) -> str:
+        """The exit for a person; a SIGKILL nobody here sent points at the OOM killer."""
+        return decode_exit(
+            self.code, self.signal, sigkilled_by_us, oom_kills_before, oom_kills_after
+        )
 
 
 @dataclass(frozen=True, slots=True)

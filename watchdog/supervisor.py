@@ -121,9 +121,8 @@ class Supervisor:
         fields.pop("also", None)
         self._ops.emit(event, level, category, fields)
 
-    def _live(self) -> dict[str, Any]:
-        """What only the supervisor knows, for the state file and systemd's status line."""
-        child = self._child
+    def _levels(self) -> dict[str, dict[str, Any]]:
+        """Each graded metric's level and last value."""
         rules = self._policy.resources
         metrics = (
             [
@@ -138,6 +137,15 @@ class Supervisor:
             if rules
             else []
         )
+        return {
+            m.metric: {"level": m.level.label, "value": m.value}
+            for m in metrics
+            if m.value is not None
+        }
+
+    def _live(self) -> dict[str, Any]:
+        """What only the supervisor knows, for the state file and systemd's status line."""
+        child = self._child
         pending = self._policy.pending
         return {
             "child": {
@@ -146,11 +154,7 @@ class Supervisor:
                 "healthy": bool(child and child.healthy and self._alive()),
                 "started": child.started_wall if child else None,
             },
-            "levels": {
-                m.metric: {"level": m.level.label, "value": m.value}
-                for m in metrics
-                if m.value is not None
-            },
+            "levels": self._levels(),
             "pending_restart": (
                 {"reason": pending.reason, "at": time.time() + pending.at - self._clock()}
                 if pending
@@ -502,7 +506,7 @@ class Supervisor:
                 [child.pid, *self._tree_pids] if exit_info is None else list(self._tree_pids),
                 reason,
                 history=list(self._history)[-SNAPSHOT_SAMPLES:],
-                levels=self._live()["levels"],
+                levels=self._levels(),
                 trend=trend_record(trend) if trend else None,
                 exit_info=exit_info,
             )

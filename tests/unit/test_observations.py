@@ -26,7 +26,7 @@ def _status_of(code: str) -> int:
         ("import os, signal; os.kill(os.getpid(), signal.SIGTERM)", "killed by SIGTERM"),
         (
             "import os, signal; os.kill(os.getpid(), signal.SIGKILL)",
-            "killed by SIGKILL (perhaps out of memory)",
+            "SIGKILL from outside: perhaps the kernel OOM killer",
         ),
     ],
 )

@@ -146,21 +146,39 @@ def own_cost(peer: ModuleType, settings: Settings, runs: int, idle: float, paren
     }
 
 
-def crash(peer: ModuleType, settings: Settings, runs: int, parent: Path) -> dict:
-    handle = started(peer, [], settings, parent)
+def timed_runs(
+    peer: ModuleType,
+    app_args: list[str],
+    settings: Settings,
+    runs: int,
+    parent: Path,
+    *,
+    once: Callable[[Any, int], float],
+) -> list[float]:
+    """`once(handle, app_pid)` on one started tool, `runs` times, each at a shifted moment;
+    each returns the seconds it measured."""
+    handle = started(peer, app_args, settings, parent)
     samples = []
     try:
         time.sleep(SETTLE_AFTER_START)
         for run in range(runs):
             old = serving(handle)
             time.sleep(spread(run, runs, JITTER))
-            killed = time.monotonic()
-            os.kill(old, signal.SIGKILL)
-            _, healthy_at = recovered(handle, old)
-            samples.append(round(healthy_at - killed, 3))
+            samples.append(round(once(handle, old), 3))
             time.sleep(SETTLE)
     finally:
         handle.stop()
+    return samples
+
+
+def crash(peer: ModuleType, settings: Settings, runs: int, parent: Path) -> dict:
+    def once(handle: Any, old: int) -> float:
+        killed = time.monotonic()
+        os.kill(old, signal.SIGKILL)
+        _, healthy_at = recovered(handle, old)
+        return healthy_at - killed
+
+    samples = timed_runs(peer, [], settings, runs, parent, once=once)
     return {"crash_to_healthy_s": median(samples), "samples": samples}
 
 
@@ -303,21 +321,14 @@ def grandchildren(peer: ModuleType, settings: Settings, runs: int, parent: Path)
 
 
 def term_ignored(peer: ModuleType, settings: Settings, runs: int, parent: Path) -> dict:
-    handle = started(peer, ["--ignore-term"], settings, parent)
-    samples = []
-    try:
-        time.sleep(SETTLE_AFTER_START)
-        for run in range(runs):
-            old = serving(handle)
-            time.sleep(spread(run, runs, JITTER))
-            asked = time.monotonic()
-            handle.restart()
-            gone_at = wait_for(lambda o=old: gone(o) and time.monotonic(), RUN_TIMEOUT, STEP)
-            samples.append(round(gone_at - asked, 3))
-            serving(handle)
-            time.sleep(SETTLE)
-    finally:
-        handle.stop()
+    def once(handle: Any, old: int) -> float:
+        asked = time.monotonic()
+        handle.restart()
+        gone_at = wait_for(lambda: gone(old) and time.monotonic(), RUN_TIMEOUT, STEP)
+        serving(handle)  # the next run starts from a serving app
+        return gone_at - asked
+
+    samples = timed_runs(peer, ["--ignore-term"], settings, runs, parent, once=once)
     return {"request_to_gone_s": median(samples), "samples": samples}
 
 

@@ -17,55 +17,18 @@ import argparse
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import psutil
 import yaml
+from peers.base import answers, events, free_port, wait_for
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=0.5) as response:
-            return response.status == 200
-    except OSError:
-        return False
-
-
-def events(log: Path, name: str) -> list[dict]:
-    if not log.exists():
-        return []
-    found = []
-    for line in log.read_text().splitlines():
-        try:
-            event = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if event.get("event") == name:
-            found.append(event)
-    return found
-
-
-def wait(condition, timeout: float, step: float = 0.002):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(step)
-    raise TimeoutError("benchmark condition not met")
+STEP = 0.002  # seconds between looks: recovery takes about 0.1 s
 
 
 def start(parent: Path, interval: str) -> tuple[subprocess.Popen, Path, str]:
@@ -92,7 +55,7 @@ def start(parent: Path, interval: str) -> tuple[subprocess.Popen, Path, str]:
         stderr=subprocess.DEVNULL,
     )
     log = workdir / "logs" / "bench.log"
-    wait(lambda: events(log, "child_healthy"), 20)
+    wait_for(lambda: events(log, "child_healthy"), 20, STEP)
     return process, log, url
 
 
@@ -129,14 +92,15 @@ def crash_recovery(workdir: Path, runs: int) -> dict[str, float]:
             time.sleep(0.5)  # longer than backoff_reset: a one-off crash
             killed = time.monotonic()
             os.kill(child, signal.SIGKILL)
-            wait(lambda c=child: events(log, "child_started")[-1]["pid"] != c, 10)
-            wait(lambda: answers(url), 10)
+            wait_for(lambda c=child: events(log, "child_started")[-1]["pid"] != c, 10, STEP)
+            wait_for(lambda: answers(url), 10, STEP)
             recoveries.append(time.monotonic() - killed)
-            healthy = wait(
+            healthy = wait_for(
                 lambda n=run + 2: (
                     len(events(log, "child_healthy")) >= n and events(log, "child_healthy")[-1]
                 ),
                 10,
+                STEP,
             )
             boots.append(healthy["startup"])
     finally:

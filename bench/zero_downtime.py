@@ -20,7 +20,6 @@ import argparse
 import contextlib
 import json
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,6 +32,8 @@ import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+from peers.base import events, free_port, wait_for  # noqa: E402
+
 from tests.loadgen import Load  # noqa: E402 - the repo root must be on the path first
 
 APPS = REPO / "tests" / "apps"
@@ -41,33 +42,8 @@ KINDS = ("probe", "sigusr1", "crash")
 WAIT = 60.0
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def events(log: Path, name: str) -> list[dict]:
-    found = []
-    if log.exists():
-        for line in log.read_text().splitlines():
-            try:
-                event = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if event.get("event") == name:
-                found.append(event)
-    return found
-
-
-def wait_for(log: Path, name: str, count: int = 1) -> list[dict]:
-    deadline = time.monotonic() + WAIT
-    while time.monotonic() < deadline:
-        found = events(log, name)
-        if len(found) >= count:
-            return found
-        time.sleep(0.02)
-    raise RuntimeError(f"no {count} x {name} within {WAIT}s")
+def wait_for_event(log: Path, name: str, count: int = 1) -> list[dict]:
+    return wait_for(lambda: len(found := events(log, name)) >= count and found, WAIT, 0.02)
 
 
 def config(setup: str, port: int, marker: Path) -> dict:
@@ -131,15 +107,15 @@ def one_run(setup: str, kind: str, rate: float, duration: float) -> dict:
             stderr=subprocess.DEVNULL,
         )
         try:
-            wait_for(log, "child_healthy")
+            wait_for_event(log, "child_healthy")
             load = Load(port, rate, duration, "/work?ms=20").start()
             time.sleep(duration / 3)
             fired = time.monotonic()
             trigger(kind, watchdog, port, marker)
             if kind == "probe":
-                wait_for(log, "restart_triggered")
+                wait_for_event(log, "restart_triggered")
                 marker.unlink()
-            wait_for(log, "child_healthy", count=2)
+            wait_for_event(log, "child_healthy", count=2)
             back = time.monotonic()
             report = load.join(timeout=duration + 30)
         finally:

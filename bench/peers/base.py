@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import json
 import os
 import signal
 import socket
@@ -160,6 +161,20 @@ def answers(url: str, timeout: float = 0.5) -> bool:
         return False
 
 
+def events(log: Path, name: str) -> list[dict]:
+    """The events called `name` in a watchdog's JSON log file, so far."""
+    found = []
+    with contextlib.suppress(OSError):
+        for line in log.read_text().splitlines():
+            try:
+                event = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line being written
+            if event.get("event") == name:
+                found.append(event)
+    return found
+
+
 def gone(pid: int) -> bool:
     """True once `pid` no longer runs (a zombie counts as gone: it was killed)."""
     try:
@@ -239,6 +254,33 @@ def end(process: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 1
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait(5)
+
+
+class LaunchedTool:
+    """A peer whose main process the bench launched (`process`), which owns the app: its
+    own processes are that one's tree, and stopping it ends the run."""
+
+    run: Run
+    process: subprocess.Popen
+    requests: list[subprocess.Popen]
+
+    def app_pid(self) -> int | None:
+        return app_below([self.process.pid], self.run.port)
+
+    def own_pids(self) -> list[int]:
+        return own_below([self.process.pid], self.app_pid())
+
+    def request(self, argv: list[str], name: str, **extra_env: str) -> None:
+        """A CLI call to the running tool (e.g. restart), left to run; ended at stop."""
+        self.requests.append(self.run.launch(argv, name, **extra_env))
+
+    def stop(self) -> None:
+        try:
+            for request in self.requests:
+                end(request, timeout=10)
+            end(self.process, timeout=15)
+        finally:
+            self.run.cleanup()
 
 
 LIBC = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)

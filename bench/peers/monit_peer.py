@@ -15,7 +15,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from peers.base import TAG, Run, Settings, end, gone, own_below, started, wait_started
+from peers.base import TAG, LaunchedTool, Run, Settings, gone, started, wait_started
 
 NAME = "monit"
 # monit holds its connection tests back for the start timeout after every start ("paused
@@ -102,7 +102,7 @@ def setup(settings: Settings) -> dict[str, Any]:
     }
 
 
-class Handle:
+class Handle(LaunchedTool):
     def __init__(self, run: Run, app_args: list[str], settings: Settings) -> None:
         self.run = run
         self.url = run.url
@@ -127,21 +127,10 @@ class Handle:
             return None
         return None if gone(pid) else pid
 
-    def own_pids(self) -> list[int]:
-        return own_below([self.process.pid], self.app_pid())
-
     def restart(self) -> None:
-        self.requests.append(
-            self.run.launch(["monit", "-c", str(self.rc), "restart", "app"], "cli")
-        )
+        self.request(["monit", "-c", str(self.rc), "restart", "app"], "cli")
 
-    def stop(self) -> None:
-        try:
-            for request in self.requests:
-                end(request, timeout=10)
-            end(self.process, timeout=15)  # monit leaves its services running: see cleanup
-        finally:
-            self.run.cleanup()
+    # stop: monit leaves its services running when it exits; the run's clean-up ends them.
 
 
 def start(app_args: list[str], settings: Settings, workdir: Path) -> Handle:

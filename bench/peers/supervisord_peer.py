@@ -13,7 +13,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from peers.base import PYTHON, Run, Settings, app_below, end, own_below, started, wait_started
+from peers.base import PYTHON, LaunchedTool, Run, Settings, started, wait_started
 
 NAME = "supervisord"
 TICK = 5  # seconds: TICK_5, the fastest event supervisord emits
@@ -93,7 +93,7 @@ def setup(settings: Settings) -> dict[str, Any]:
     }
 
 
-class Handle:
+class Handle(LaunchedTool):
     def __init__(self, run: Run, app_args: list[str], settings: Settings) -> None:
         self.run = run
         self.url = run.url
@@ -106,23 +106,10 @@ class Handle:
         self.requests: list[subprocess.Popen] = []
         wait_started(self, self.process)
 
-    def app_pid(self) -> int | None:
-        return app_below([self.process.pid], self.run.port)
-
-    def own_pids(self) -> list[int]:
-        return own_below([self.process.pid], self.app_pid())
-
     def restart(self) -> None:
-        argv = [binary("supervisorctl"), "-c", str(self.conf), "restart", "app"]
-        self.requests.append(self.run.launch(argv, "supervisorctl"))
-
-    def stop(self) -> None:
-        try:
-            for request in self.requests:
-                end(request, timeout=10)
-            end(self.process, timeout=15)
-        finally:
-            self.run.cleanup()
+        self.request(
+            [binary("supervisorctl"), "-c", str(self.conf), "restart", "app"], "supervisorctl"
+        )
 
 
 def start(app_args: list[str], settings: Settings, workdir: Path) -> Handle:

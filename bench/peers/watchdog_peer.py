@@ -9,17 +9,7 @@ from typing import Any
 
 import yaml
 
-from peers.base import (
-    PYTHON,
-    Run,
-    Settings,
-    app_below,
-    duration,
-    end,
-    own_below,
-    started,
-    wait_started,
-)
+from peers.base import PYTHON, LaunchedTool, Run, Settings, duration, started, wait_started
 
 NAME = "watchdog"
 CAP_INTERVAL = 0.1
@@ -111,7 +101,7 @@ def setup(settings: Settings) -> dict[str, Any]:
     }
 
 
-class Handle:
+class Handle(LaunchedTool):
     def __init__(self, run: Run, app_args: list[str], settings: Settings) -> None:
         self.run = run
         self.url = run.url
@@ -127,23 +117,9 @@ class Handle:
         self.requests: list[subprocess.Popen] = []
         wait_started(self, self.process)
 
-    def app_pid(self) -> int | None:
-        return app_below([self.process.pid], self.run.port)
-
-    def own_pids(self) -> list[int]:
-        return own_below([self.process.pid], self.app_pid())
-
     def restart(self) -> None:
         argv = [PYTHON, "-m", "watchdog", "restart", "--force", "--config", str(self.path)]
-        self.requests.append(self.run.launch(argv, "restart"))
-
-    def stop(self) -> None:
-        try:
-            for request in self.requests:
-                end(request, timeout=10)
-            end(self.process, timeout=15)
-        finally:
-            self.run.cleanup()
+        self.request(argv, "restart")
 
 
 def start(app_args: list[str], settings: Settings, workdir: Path) -> Handle:

@@ -80,13 +80,6 @@ class ListenError(Exception):
     """The socket could not be made: address in use, no permission, nothing inherited."""
 
 
-def forget_inherited() -> None:
-    """Without app.listen, sockets systemd may pass are not ours to hand on: their variables
-    must reach no child (the app, an alert command, py-spy)."""
-    for name in ("LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"):
-        os.environ.pop(name, None)
-
-
 def inherited_sockets() -> list[socket.socket]:
     """Sockets systemd passed to us (sd_listen_fds), taken once: the variables are unset."""
     try:
@@ -94,7 +87,8 @@ def inherited_sockets() -> list[socket.socket]:
         count = int(os.environ.get("LISTEN_FDS", "")) if ours else 0
     except ValueError:
         count = 0
-    forget_inherited()
+    for name in ("LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"):
+        os.environ.pop(name, None)
     found = []
     for fd in range(LISTEN_FDS_START, LISTEN_FDS_START + count):
         with contextlib.suppress(OSError):

@@ -33,7 +33,6 @@ from watchdog.levels import LevelChanged
 from watchdog.listener import (
     ListenError,
     close_listener,
-    forget_inherited,
     open_listener,
     socket_inode,
 )
@@ -177,7 +176,6 @@ class Supervisor:
         """With app.listen: the socket every child will serve, made once, kept open."""
         listen = self.config.app.listen
         if listen is None:
-            forget_inherited()
             return
         self._listener = open_listener(listen, self.config.app.listen_backlog)
         name = self._listener.getsockname()

@@ -416,3 +416,25 @@ def test_a_tree_over_its_cap_is_held_still_while_the_snapshot_is_taken(
     assert snapshot["complete"] is False  # the stand-in was given up on at 2 s
     assert snapshot["took"] >= 1.9
     assert peak < 150 * 2**20 + 30 * 2**20, f"grew to {peak / 2**20:.0f} MB during the snapshot"
+
+
+def test_a_stop_does_not_wait_out_a_snapshot(run_watchdog, tmp_path: Path) -> None:
+    """SIGTERM while a snapshot waits on a stuck py-spy (timeout 30 s): the snapshot is
+    dropped at once and the watchdog stops cleanly within seconds."""
+    import signal
+
+    started_file = tmp_path / "stand-in.pid"
+    stand_in = slow_stand_in(tmp_path, started_file)
+    config = _supervised(free_port(), ["--hang-health-after", "1"])
+    config["diagnostics"] = {"timeout": "30s", "py_spy": str(stand_in)}
+    watchdog = run_watchdog(config)
+    [healthy] = watchdog.wait_for("child_healthy")
+    poll(started_file.exists, timeout=15)  # the snapshot has begun and is stuck
+    asked = time.monotonic()
+    watchdog.send(signal.SIGTERM)
+    assert watchdog.wait_exit(timeout=15) == 0
+    assert time.monotonic() - asked < 10
+    [skipped] = watchdog.wait_for("diagnostics_skipped")
+    assert skipped["detail"] == "the watchdog is stopping"
+    assert pid_gone(healthy["pid"])
+    assert pid_gone(int(started_file.read_text()))  # the stuck py-spy was killed too

@@ -106,6 +106,14 @@ def test_systemd_without_a_socket_is_a_clear_error() -> None:
         open_listener(ListenSpec(from_systemd=True), 16)
 
 
+def test_a_regular_file_at_the_socket_path_is_named_and_kept(tmp_path: Path) -> None:
+    path = tmp_path / "api.sock"
+    path.write_text("somebody's data\n")
+    with pytest.raises(ListenError, match="the path exists and is not a socket"):
+        open_listener(ListenSpec(path=path), 16)
+    assert path.read_text() == "somebody's data\n"
+
+
 def test_stale_unix_socket_file_is_replaced(tmp_path: Path) -> None:
     path = tmp_path / "api.sock"
     stale = socket.socket(socket.AF_UNIX)

@@ -162,6 +162,7 @@ class Policy:
         self.healthy_since: float | None = None
         self.startup_expired = False
         self.pending: RecommendRestart | None = None
+        self.startup_error: str | None = None  # the last probe's, while the child boots
 
     def reconfigure(
         self, health: HealthConfig, restart: RestartConfig, resources: ResourcesConfig | None = None
@@ -181,6 +182,7 @@ class Policy:
         self.started_at = now
         self.healthy_since = None
         self.startup_expired = False
+        self.startup_error = None
         self.failures = 0
         self.pending = None
         if self.resources:
@@ -247,6 +249,8 @@ class Policy:
     def _on_health_probe(self, probe: ProbeResult) -> list[Decision]:
         if self.healthy_since is None:
             # Inside the startup window failures do not count: the app is still booting.
+            if not probe.ok:
+                self.startup_error = probe.error or f"status {probe.status}"
             if not probe.ok or self.startup_expired:
                 return []
             self.healthy_since = probe.at
@@ -268,7 +272,9 @@ class Policy:
         if startup_deadline is not None and now >= startup_deadline:
             self.startup_expired = True
             window = format_duration(self.health.startup_timeout)
-            decisions.append(FailedStart(f"not healthy within startup_timeout ({window})"))
+            last = self.startup_error
+            seen = f"last probe: {last}" if last is not None else "no probe has finished"
+            decisions.append(FailedStart(f"not healthy within startup_timeout ({window}); {seen}"))
         if self.pending is not None and now >= self.pending.at:
             decisions.extend(self._restart_due(self.pending.reason, now))
         return decisions

@@ -116,6 +116,34 @@ class TestStartupWindow:
         assert policy.on_tick(71) == []
         assert policy.next_deadline() is None
 
+    def test_a_failed_start_says_what_the_last_probe_got(self) -> None:
+        """The reason carries the last probe's error, so an operator sees why it never came up."""
+        policy = Policy(HEALTH, RESTART)
+        policy.child_started(0)
+        policy.on_probe(failed(10))
+        refused = ProbeResult(ok=False, status=None, latency=0.0, error="connection refused", at=20)
+        policy.on_probe(refused)
+        [decision] = policy.on_tick(60)
+        assert decision == FailedStart(
+            "not healthy within startup_timeout (1m); last probe: connection refused"
+        )
+
+    def test_a_failed_start_with_no_probe_back_says_so(self) -> None:
+        policy = Policy(HEALTH, RESTART)
+        policy.child_started(0)
+        [decision] = policy.on_tick(60)
+        assert decision == FailedStart(
+            "not healthy within startup_timeout (1m); no probe has finished"
+        )
+
+    def test_a_failed_start_forgets_the_old_childs_probes(self) -> None:
+        policy = Policy(HEALTH, RESTART)
+        policy.child_started(0)
+        policy.on_probe(failed(10))
+        policy.child_started(20)
+        [decision] = policy.on_tick(80)
+        assert decision.reason.endswith("no probe has finished")
+
     def test_healthy_answer_after_the_deadline_does_not_count(self) -> None:
         """Once the start has failed, a late healthy answer does not revive that child."""
         policy = Policy(HEALTH, RESTART)

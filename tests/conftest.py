@@ -62,6 +62,14 @@ def pid_gone(pid: int) -> bool:
         return True
 
 
+def gone_or_zombie(pid: int) -> bool:
+    """Gone, or a zombie: our fixture cannot reap what PID 1 adopted, so a zombie is gone."""
+    try:
+        return psutil.Process(pid).status() in (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD)
+    except psutil.NoSuchProcess:
+        return True
+
+
 def watchdog_command(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """A `watchdog` command (status, restart, restarts, ...) against `config`, bounded."""
     return subprocess.run(

@@ -29,6 +29,7 @@ READ_CHUNK = 64 * 1024
 STOP_POLL = 0.02
 KILL_WAIT = 5.0
 SETTLE_WAIT = 2.0  # for the reaper to collect a stopped child's status, and its output
+MARK = "WATCHDOG_INSTANCE"  # names the watchdog instance a process was started by
 # Ours to speak to systemd with; a child that saw them could confuse the service manager.
 PRIVATE_ENV = (
     "NOTIFY_SOCKET",
@@ -37,6 +38,7 @@ PRIVATE_ENV = (
     "LISTEN_FDS",
     "LISTEN_PID",
     "LISTEN_FDNAMES",
+    MARK,  # set afresh for every child
 )
 
 _libc = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
@@ -166,13 +168,19 @@ def spawn(
     sink: OutputSink,
     now: float,
     held: socket.socket | None = None,
+    *,
+    mark: str | None = None,
 ) -> Child:
     """Start the app's command in a new session with stdin from /dev/null.
 
-    With a `held` socket, the app gets it as fd 3 the socket-activation way.
+    With a `held` socket, the app gets it as fd 3 the socket-activation way. `mark` goes
+    into its environment as WATCHDOG_INSTANCE, inherited by its whole tree, so that a later
+    watchdog of the same app can find what this one leaves behind if it is SIGKILLed.
     """
     env = {key: value for key, value in os.environ.items() if key not in PRIVATE_ENV}
     env.update(app.env)
+    if mark is not None:
+        env[MARK] = mark
     command: list[str] = list(app.command)
     if held is not None:
         # The exec happens in a shim: a missing command must still fail here, plainly.
@@ -294,6 +302,14 @@ def _walk(pending: list[int]) -> list[int]:
         with contextlib.suppress(OSError, ValueError):  # gone since: nothing below it
             pending.extend(_children_of(pid))
     return found
+
+
+def app_pids() -> list[int]:
+    """The pids of the app's whole tree (see app_processes); [] when /proc cannot be read."""
+    try:
+        return [pid for pid in _descendant_pids() if not is_helper(pid)]
+    except (psutil.Error, OSError, ValueError):
+        return []
 
 
 def app_processes() -> list[psutil.Process]:

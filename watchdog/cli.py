@@ -74,17 +74,27 @@ def run(config_path: Path, url: str | None, interval: str | None, max_failures: 
     signals.hold()
     import asyncio
 
+    from watchdog.instancelock import InstanceLock, LockHeldError, lock_path
     from watchdog.logfiles import prepare_log_dir
     from watchdog.logs import LogDirError, open_events
     from watchdog.supervisor import Supervisor
 
     try:
         config = _load(config_path, url, interval, max_failures)
+        # state.dir is logging.dir unless set: name the key the user wrote.
+        shared = config.state.dir == config.logging.dir
+        prepare_log_dir(config.state.dir, "logging.dir" if shared else "state.dir")
+        # Before any log file is touched: a second watchdog of this app must change nothing.
+        lock = InstanceLock(lock_path(config.state.dir, config.app.name))
+        lock.acquire()
         events = open_events(config)
-        prepare_log_dir(config.state.dir, "state.dir")
-    except LogDirError as exc:
+    except (LogDirError, LockHeldError) as exc:
         signals.release()
         click.echo(f"watchdog: {exc}", err=True)
+        sys.exit(EXIT_CONFIG)
+    except OSError as exc:
+        signals.release()
+        click.echo(f"watchdog: state.dir: cannot create the lock file ({exc})", err=True)
         sys.exit(EXIT_CONFIG)
     except SystemExit:
         signals.release()  # nothing started; leave the process as we found it
@@ -93,8 +103,12 @@ def run(config_path: Path, url: str | None, interval: str | None, max_failures: 
     def reload_config() -> Config:
         return load(config_path, _overrides(url, interval, max_failures))
 
-    supervisor = Supervisor(config, events, reload_config, open_events)
-    sys.exit(asyncio.run(supervisor.run()))
+    supervisor = Supervisor(config, events, reload_config, open_events, lock=lock)
+    try:
+        code = asyncio.run(supervisor.run())
+    finally:
+        supervisor.release_lock()
+    sys.exit(code)
 
 
 @main.command()
@@ -288,7 +302,7 @@ def restart(config_path: Path, force: bool) -> None:
     from watchdog.units import format_duration, format_span
 
     config = _load(config_path, None, None, None)
-    answer = _request(config, signal.SIGUSR1 if force else signal.SIGUSR2)
+    answer = _request(config, config_path, signal.SIGUSR1 if force else signal.SIGUSR2)
     detail = answer.detail
     if answer.outcome == "restarting":
         click.echo(f"watchdog: restarting {config.app.name} now")
@@ -318,7 +332,7 @@ def reload(config_path: Path) -> None:
     import signal
 
     config = _load(config_path, None, None, None)
-    answer = _request(config, signal.SIGHUP)
+    answer = _request(config, config_path, signal.SIGHUP)
     if answer.outcome in ("reloaded", "restarting"):
         changed = answer.detail.get("changed")
         shown = ", ".join(changed) if changed else "nothing"
@@ -339,11 +353,18 @@ def _now() -> float:
     return time.time()
 
 
-def _request(config: Config, signum: Any) -> Any:
+def _request(config: Config, config_path: Path, signum: Any) -> Any:
     from watchdog.control import NotRunningError, request
+    from watchdog.instancelock import lock_path
 
     try:
-        return request(_state_file(config), signum, timeout=config.app.stop_timeout + 10)
+        return request(
+            _state_file(config),
+            signum,
+            timeout=config.app.stop_timeout + 10,
+            lock=lock_path(config.state.dir, config.app.name),
+            config=config_path,
+        )
     except NotRunningError as exc:
         click.echo(f"watchdog: {exc}", err=True)
         sys.exit(EXIT_NOT_RUNNING)

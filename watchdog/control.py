@@ -1,7 +1,9 @@
-"""Talking to a running watchdog: find it from its state file, signal it, read its answer.
+"""Talking to a running watchdog: prove which process it is, signal it, read its answer.
 
-A pid in a state file may be stale (the watchdog died) or reused by another process: the
-process must still have the create time the watchdog recorded, or it is not signalled.
+The state file belongs to the app's user, and these commands are often run as root: a pid
+written there proves nothing, or the app's user could have root signal any process. The
+one signalled is the holder of the app's lock (instancelock), running `watchdog run` with
+the same config; the state file only carries the answer back.
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+
+from watchdog.instancelock import lock_holder
+from watchdog.portowner import command_line
 
 POLL = 0.05
 SAME_PROCESS_TOLERANCE = 0.5  # seconds; create times are derived from clock ticks
@@ -67,20 +72,61 @@ class NotRunningError(Exception):
     """No running watchdog owns this state file."""
 
 
-def request(path: Path, signum: signal.Signals, timeout: float) -> Answer:
-    """Signal the watchdog whose state file is `path` and wait for it to record an answer."""
+class NotOursError(NotRunningError):
+    """A process holds the lock, but it cannot be proven to be this app's watchdog."""
+
+
+def _runs_config(words: list[str], cwd: Path, config: Path) -> bool:
+    """Whether a command line is `watchdog run` with `config` (as -c/--config, or the default)."""
+    for index, word in enumerate(words[:-1]):
+        # `watchdog run`, `python -m watchdog run` and `python .../bin/watchdog run` alike.
+        if Path(word).name == "watchdog" and words[index + 1] == "run":
+            given = "watchdog.yaml"
+            rest = words[index + 2 :]
+            for position, option in enumerate(rest):
+                if option in ("-c", "--config") and position + 1 < len(rest):
+                    given = rest[position + 1]
+                elif option.startswith("--config="):
+                    given = option.removeprefix("--config=")
+                elif option.startswith("-c") and len(option) > 2:
+                    given = option[2:]
+            with contextlib.suppress(OSError, RuntimeError):
+                return (cwd / given).resolve() == config.resolve()
+            return False
+    return False
+
+
+def proven_watchdog(lock: Path, config: Path) -> int:
+    """The pid of the watchdog running `config`, proven by the lock it holds; else raises."""
+    if not lock.exists():
+        raise NotRunningError(f"the watchdog is not running: there is no lock file {lock}")
+    pid = lock_holder(lock)
+    if pid is None:
+        raise NotRunningError(f"the watchdog is not running: no process holds {lock}")
     try:
-        state = read_state(path)
-    except StateUnreadableError as exc:
-        raise NotRunningError(str(exc)) from None
-    if state is None:
-        raise NotRunningError(f"no state file at {path}: is the watchdog running?")
-    if not (state.get("watchdog") or {}).get("running") or not pid_is_ours(state):
-        pid = (state.get("watchdog") or {}).get("pid")
-        raise NotRunningError(f"the watchdog that wrote {path} (pid {pid}) is not running")
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            words = [w.decode("utf-8", "replace") for w in handle.read().split(b"\0") if w]
+        cwd = Path(os.readlink(f"/proc/{pid}/cwd"))
+    except OSError:
+        raise NotOursError(
+            f"refused: pid {pid} holds {lock}, but its command line cannot be read"
+        ) from None
+    if not _runs_config(words, cwd, config):
+        raise NotOursError(
+            f"refused: pid {pid} holds {lock} but is not `watchdog run --config {config}`"
+            f" (it runs: {command_line(pid)})"
+        )
+    return pid
+
+
+def request(
+    path: Path, signum: signal.Signals, timeout: float, *, lock: Path, config: Path
+) -> Answer:
+    """Signal the proven watchdog of `config` and wait for it to record an answer in `path`."""
+    pid = proven_watchdog(lock, config)
     sent = time.time()
     try:
-        os.kill(state["watchdog"]["pid"], signum)
+        os.kill(pid, signum)
     except PermissionError:
         raise NotRunningError(
             "not allowed to signal the watchdog: run this as root or as the user it runs as"

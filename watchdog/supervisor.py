@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import shlex
 import signal
@@ -19,6 +20,7 @@ from watchdog.child import (
     SETTLE_WAIT,
     Child,
     SpawnError,
+    app_pids,
     become_subreaper,
     freeze_tree,
     raise_fd_limit,
@@ -29,6 +31,8 @@ from watchdog.child import (
 )
 from watchdog.config import SECTIONS, Config, ConfigError, HealthConfig
 from watchdog.handover import until_accepting
+from watchdog.instancelock import InstanceLock, LockHeldError, lock_path
+from watchdog.leftovers import find_leftovers, instance_mark, stop_leftovers
 from watchdog.levels import LevelChanged
 from watchdog.listener import (
     ListenError,
@@ -53,6 +57,13 @@ from watchdog.policy import (
     Respawn,
     Restart,
 )
+from watchdog.portowner import (
+    AnswerCheck,
+    find_holder,
+    listening_inodes,
+    open_socket_inodes,
+    url_port,
+)
 from watchdog.postmortem import Postmortem
 from watchdog.probe import Prober
 from watchdog.report import MEMORY, report_level, report_probe, sample_record, trend_record
@@ -62,6 +73,7 @@ from watchdog.sampler import Sampler
 from watchdog.signals import HANDLED_SIGNALS
 from watchdog.state import ALIVE_STATES, ChildState, Lifecycle, Trigger
 from watchdog.status import history_path, write_json_atomic
+from watchdog.units import format_duration
 
 EXIT_OK = 0
 EXIT_INTERNAL_ERROR = 1
@@ -74,6 +86,10 @@ HISTORY_EVERY = 10.0  # seconds between rewrites of the history file (100 sample
 SNAPSHOT_SAMPLES = 20  # the last samples a diagnostic snapshot shows
 
 
+class PortTakenError(Exception):
+    """The app's port is held by a process that is not the app: nothing is started."""
+
+
 class Supervisor:
     """Keeps one app alive: start it, probe it, restart it when the policy says so."""
 
@@ -84,8 +100,11 @@ class Supervisor:
         reload_config: Callable[[], Config],
         reopen_events: Callable[[Config], Events],
         clock: Callable[[], float] = time.monotonic,
+        *,
+        lock: InstanceLock | None = None,
     ) -> None:
         self.config = config
+        self._lock = lock
         self._events = events
         self._reload_config = reload_config
         self._reopen_events = reopen_events
@@ -111,6 +130,7 @@ class Supervisor:
         self._history_at = float("-inf")
         self._ops = Operations(config, self._emit, clock)
         self._postmortem = Postmortem(config.diagnostics, config.app.name, clock)
+        self._answers: AnswerCheck | None = None  # set once the held socket (if any) exists
 
     def _emit(
         self, event: str, /, *, level: str = "info", category: str = "main", **fields: Any
@@ -175,11 +195,64 @@ class Supervisor:
     def _listen(self) -> None:
         """With app.listen: the socket every child will serve, made once, kept open."""
         listen = self.config.app.listen
-        if listen is None:
+        if listen is not None:
+            self._listener = open_listener(listen, self.config.app.listen_backlog)
+            name = self._listener.getsockname()
+            self._emit(
+                "listening", address=str(listen), socket=str(name), fd=self._listener.fileno()
+            )
+        self._answers = self._new_answer_check()
+
+    def _new_answer_check(self) -> AnswerCheck | None:
+        if self.config.app.listen is not None and self.config.app.listen.path is not None:
+            return None  # probed through the held unix socket: nobody else can answer
+        held = socket_inode(self._listener) if self._listener is not None else None
+        return AnswerCheck(self.config.health.url, held)
+
+    def _mark(self) -> str:
+        return instance_mark(self.config.app.name, self.config.state.dir)
+
+    async def _stop_leftovers(self) -> None:
+        """What an earlier watchdog of this app left running (it was SIGKILLed) goes first."""
+        leftovers = find_leftovers(self._mark())
+        if not leftovers:
             return
-        self._listener = open_listener(listen, self.config.app.listen_backlog)
-        name = self._listener.getsockname()
-        self._emit("listening", address=str(listen), socket=str(name), fd=self._listener.fileno())
+        app = self.config.app
+        self._emit(
+            "leftovers_found",
+            level="warning",
+            count=len(leftovers),
+            pids=[process.pid for process in leftovers],
+            action=f"{app.stop_signal.name}, SIGKILL after {format_duration(app.stop_timeout)}",
+        )
+        report = await stop_leftovers(leftovers, app.stop_signal, app.stop_timeout)
+        self._emit(
+            "leftovers_stopped",
+            level="error" if report.survivors else "info",
+            processes=[f"{pid} {command}" for pid, command in report.stopped],
+            sigkilled=report.killed,
+            survivors=report.survivors,
+        )
+
+    def _check_ports(self) -> None:
+        """Before the first start: a stranger on the app's port would answer its probes while
+        every child dies of "address already in use"."""
+        ports: list[tuple[str, int, set[str]]] = []
+        listen = self.config.app.listen
+        if listen is not None and listen.port is not None and listen.host is not None:
+            ports.append(("app.listen", listen.port, {listen.host}))
+        target = url_port(self.config.health.url)
+        if target is not None and (listen is None or listen.path is None):
+            ports.append(("health.url", *target))
+        ours = open_socket_inodes([os.getpid()])  # e.g. a socket systemd passed us
+        for key, port, hosts in ports:
+            foreign = listening_inodes(port, hosts) - ours
+            if foreign:
+                holder = find_holder(foreign, exclude=[os.getpid()])
+                raise PortTakenError(
+                    f"{key}: port {port} is already in use by {holder}, not by the app;"
+                    " stop it or choose another port"
+                )
 
     async def run(self) -> int:
         """Supervise until a stop signal or a crash loop; return the process exit code."""
@@ -188,15 +261,6 @@ class Supervisor:
             loop.add_signal_handler(signum, self._signal_received, signum)
         loop.add_signal_handler(signal.SIGCHLD, self._reap)
         signals.release()  # cli.run held them, so that none sent during start-up was fatal
-        try:
-            await self._ops.start()
-            self._listen()
-        except (MetricsError, ListenError) as exc:
-            self._emit("watchdog_failed", level="critical", error=str(exc))
-            await self._ops.aclose(EXIT_CONFIG, self._live())
-            for signum in (*HANDLED_SIGNALS, signal.SIGCHLD):
-                loop.remove_signal_handler(signum)
-            return EXIT_CONFIG
         self._emit(
             "watchdog_started",
             pid=os.getpid(),
@@ -205,6 +269,17 @@ class Supervisor:
             open_files_limit=raise_fd_limit(),
             url=self.config.health.url,
         )
+        try:
+            await self._ops.start()
+            await self._stop_leftovers()
+            self._check_ports()
+            self._listen()
+        except (MetricsError, ListenError, PortTakenError) as exc:
+            self._emit("watchdog_failed", level="critical", error=str(exc))
+            await self._ops.aclose(EXIT_CONFIG, self._live())
+            for signum in (*HANDLED_SIGNALS, signal.SIGCHLD):
+                loop.remove_signal_handler(signum)
+            return EXIT_CONFIG
         housekeeping = asyncio.create_task(self._housekeeping())
         sampling = asyncio.create_task(self._sample_loop())
         capping = asyncio.create_task(self._cap_loop())
@@ -380,7 +455,12 @@ class Supervisor:
         previous = self._child.pid if self._child else None
         try:
             child = spawn(
-                self.config.app, self._generation, self._output_sink(), now, self._listener
+                self.config.app,
+                self._generation,
+                self._output_sink(),
+                now,
+                self._listener,
+                mark=self._mark(),
             )
         except SpawnError as exc:
             self._emit("spawn_failed", level="error", error=str(exc))
@@ -388,6 +468,8 @@ class Supervisor:
             await self._after_crash(self._policy.on_failed_start(str(exc), now))
             return
         self._child = child
+        if self._answers is not None:
+            self._answers.forget()
         self._policy.child_started(now)
         self._postmortem.child_started(child.generation)
         self._emit(
@@ -412,12 +494,22 @@ class Supervisor:
         while True:
             await asyncio.sleep(max(0.0, next_at - self._clock()))
             started = self._clock()
-            result = await self._prober.probe()
+            result = self._attributed(await self._prober.probe())
             self._queue.put_nowait(Probed(child.generation, result))
             # Fast polls only until the first healthy answer; then the configured pace.
             fast = not (child.healthy or result.ok)
             health = self.config.health
             next_at = started + (health.startup_interval if fast else health.interval)
+
+    def _attributed(self, result: ProbeResult) -> ProbeResult:
+        """An answer counts only if the app gave it: a stranger on the port does not."""
+        if result.status is None or self._answers is None:
+            return result
+        stranger = self._answers.stranger(app_pids())
+        if stranger is None:
+            return result
+        error = f"probe answered by {stranger}, not by the app"
+        return dataclasses.replace(result, ok=False, error=error)
 
     async def _on_probe(self, result: ProbeResult) -> None:
         decisions = self._policy.on_probe(result)
@@ -561,7 +653,12 @@ class Supervisor:
         started = self._clock()
         try:
             new = spawn(
-                self.config.app, self._generation, self._output_sink(), started, self._listener
+                self.config.app,
+                self._generation,
+                self._output_sink(),
+                started,
+                self._listener,
+                mark=self._mark(),
             )
         except SpawnError as exc:
             self._restart_failed(old, None, str(exc))
@@ -763,29 +860,31 @@ class Supervisor:
 
     async def _reload(self) -> None:
         self._ops.reloading()
+        lock: InstanceLock | None = None
         try:
             new = self._reload_config()
             if new.app.listen != self.config.app.listen:
                 # The held socket is bound once; a command written for another one (its
                 # {fd}, a port) must not start against this one.
-                was, wanted = self.config.app.listen, new.app.listen
-                raise ConfigError(
-                    [
-                        f"app.listen: {wanted} differs from {was}, which the running watchdog"
-                        " holds; restart the watchdog to change it"
-                    ]
-                )
+                raise ConfigError([_listen_change(self.config.app.listen, new.app.listen)])
             relog = new.logging != self.config.logging or new.app.name != self.config.app.name
-            events = self._reopen_events(new) if relog else None
             if new.state.dir != self.config.state.dir:
                 prepare_log_dir(new.state.dir, "state.dir")
-        except (ConfigError, LogDirError) as exc:
+            lock = self._moved_lock(new)
+            events = self._reopen_events(new) if relog else None
+        except (ConfigError, LogDirError, LockHeldError, OSError) as exc:
+            if lock is not None:
+                lock.release()
             errors = str(exc).splitlines()
             self._emit("reload_failed", level="error", errors=errors)
             self._ops.state.control("SIGHUP", "reload_failed", errors=errors)
             await self._ops.reloaded(self.config, self.config)
             return
         old, self.config = self.config, new
+        if lock is not None:
+            assert self._lock is not None
+            self._lock.release()
+            self._lock = lock
         self._postmortem.config, self._postmortem.app_name = new.diagnostics, new.app.name
         if events is not None:
             self._events = events
@@ -797,6 +896,7 @@ class Supervisor:
         if new.resources.history_size != self._history.maxlen:
             self._history = deque(self._history, maxlen=new.resources.history_size)
         if new.health != old.health:
+            self._answers = self._new_answer_check()
             await self._prober.aclose()
             self._prober = self._new_prober(new.health)
             if self._probe_task is not None and self._child is not None:
@@ -804,6 +904,21 @@ class Supervisor:
                 self._probe_task = asyncio.create_task(self._probe_loop(self._child))
         if new.app != old.app:
             await self._restart_on_request("config reloaded with a new app section")
+
+    def release_lock(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+
+    def _moved_lock(self, new: Config) -> InstanceLock | None:
+        """A new app.name or state.dir moves the one-watchdog lock: taken there first."""
+        if self._lock is None:
+            return None
+        path = lock_path(new.state.dir, new.app.name)
+        if path == self._lock.path:
+            return None
+        lock = InstanceLock(path)
+        lock.acquire()
+        return lock
 
     async def _shutdown(self) -> None:
         self._ops.stopping()
@@ -831,6 +946,15 @@ class Supervisor:
             await self._prober.aclose()
         if self._listener is not None and self.config.app.listen is not None:
             close_listener(self._listener, self.config.app.listen)
+
+
+def _listen_change(held: object, wanted: object) -> str:
+    restart = "restart the watchdog to change it"
+    if held is None:
+        return f"app.listen: set to {wanted}, but the running watchdog holds no socket; {restart}"
+    if wanted is None:
+        return f"app.listen: removed, but the running watchdog holds {held}; {restart}"
+    return f"app.listen: {wanted} differs from {held}, which the running watchdog holds; {restart}"
 
 
 async def _settle(child: Child) -> ChildExit | None:

@@ -16,7 +16,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.conftest import WatchdogProcess, fast_config, free_port, pid_gone, poll
+from tests.conftest import WatchdogProcess, fast_config, free_port, gone_or_zombie, pid_gone, poll
 from watchdog.child import MAX_LINE_BYTES
 from watchdog.logs import CATEGORIES
 
@@ -40,14 +40,6 @@ def _pipes(pid: int) -> int:
 def _cpu_seconds(pid: int) -> float:
     times = psutil.Process(pid).cpu_times()
     return times.user + times.system
-
-
-def _gone_or_zombie(pid: int) -> bool:
-    """Our own fixture cannot reap what PID 1 adopted: a zombie counts as gone."""
-    try:
-        return psutil.Process(pid).status() in (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD)
-    except psutil.NoSuchProcess:
-        return True
 
 
 def _counted_failures(watchdog: WatchdogProcess) -> list[dict]:
@@ -257,14 +249,14 @@ def test_sigkilled_watchdog_takes_the_child_but_not_its_workers(
     [healthy] = watchdog.wait_for("child_healthy")
     workers = poll(lambda: len(_pids(pid_file)) == 2 and _pids(pid_file), timeout=5)
     assert all(psutil.Process(w).ppid() == healthy["pid"] for w in workers)
-    assert not _gone_or_zombie(healthy["pid"])
+    assert not gone_or_zombie(healthy["pid"])
     try:
         watchdog.send(signal.SIGKILL)
         watchdog.wait_exit(timeout=5)
-        poll(lambda: _gone_or_zombie(healthy["pid"]), timeout=1.0)
+        poll(lambda: gone_or_zombie(healthy["pid"]), timeout=1.0)
         # The truth as it is: the workers outlive both, adopted by some other reaper, still
         # in the old child's process group (so `kill -- -<old pid>` reaches them by hand).
-        assert _holds(lambda: not any(_gone_or_zombie(w) for w in workers), WORKERS_WATCHED)
+        assert _holds(lambda: not any(gone_or_zombie(w) for w in workers), WORKERS_WATCHED)
         parents = {psutil.Process(w).ppid() for w in workers}
         assert parents.isdisjoint({healthy["pid"], watchdog.pid})
         assert {os.getpgid(w) for w in workers} == {healthy["pid"]}
@@ -272,7 +264,7 @@ def test_sigkilled_watchdog_takes_the_child_but_not_its_workers(
         for worker in workers:
             with contextlib.suppress(psutil.Error):
                 psutil.Process(worker).kill()
-    poll(lambda: all(_gone_or_zombie(w) for w in workers), timeout=5)
+    poll(lambda: all(gone_or_zombie(w) for w in workers), timeout=5)
 
 
 def test_a_deleted_log_directory_is_made_again(run_watchdog, tmp_path: Path) -> None:

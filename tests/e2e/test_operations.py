@@ -190,7 +190,7 @@ def test_status_does_not_trust_a_reused_pid(tmp_path: Path) -> None:
     assert f"pid {os.getpid()} is gone or not ours" in shown.stdout
     refused = watchdog_command(config_path, "restart", "--force")
     assert refused.returncode == 3
-    assert "is not running" in refused.stderr
+    assert "the watchdog is not running" in refused.stderr
     (tmp_path / "logs" / "ghost.state.json").unlink()
     (tmp_path / "logs" / "ghost.state.json").mkdir()  # there, but unreadable (even for root)
     unreadable = watchdog_command(config_path, "status")
@@ -198,7 +198,7 @@ def test_status_does_not_trust_a_reused_pid(tmp_path: Path) -> None:
     assert "cannot read the state file" in unreadable.stdout
     (tmp_path / "logs" / "ghost.state.json").rmdir()
     missing = watchdog_command(config_path, "reload")
-    assert (missing.returncode, "no state file" in missing.stderr) == (3, True)
+    assert (missing.returncode, "there is no lock file" in missing.stderr) == (3, True)
 
 
 def test_restart_command_honours_the_throttle_unless_forced(run_watchdog: Start) -> None:

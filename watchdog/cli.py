@@ -306,6 +306,7 @@ def restart(config_path: Path, force: bool) -> None:
     detail = answer.detail
     if answer.outcome == "restarting":
         click.echo(f"watchdog: restarting {config.app.name} now")
+        _restart_outcome(config, answer)
     elif answer.outcome == "throttled" and detail.get("backoff"):
         wait = max(0, round(float(detail.get("restart_at", 0)) - _now()))
         click.echo(
@@ -322,6 +323,39 @@ def restart(config_path: Path, force: bool) -> None:
         click.echo(f"watchdog: {config.app.name} was restarted meanwhile")
     else:
         click.echo(f"watchdog: not restarted: {detail.get('detail', 'no answer')}", err=True)
+        sys.exit(1)
+
+
+def _restart_outcome(config: Config, answer: Any) -> None:
+    """Wait for the restart to end: the new child healthy, or why it failed."""
+    from watchdog.control import outcome
+    from watchdog.units import format_duration
+
+    # The longest a restart takes: a snapshot, the stop, then the new child's start.
+    bound = (
+        config.diagnostics.timeout
+        + config.app.stop_timeout
+        + config.health.startup_timeout
+        + config.health.timeout
+        + 10
+    )
+    final = outcome(_state_file(config), answer, bound)
+    detail = final.detail
+    name = config.app.name
+    if final.outcome == "restarted":
+        startup = format_duration(float(detail.get("startup", 0)))
+        click.echo(f"watchdog: {name} restarted: pid {detail.get('pid')} healthy after {startup}")
+    elif final.outcome in ("restart_failed", "restart_cancelled"):
+        serving = detail.get("serving_pid")
+        kept = f"; pid {serving} keeps serving" if serving else ""
+        click.echo(f"watchdog: restart of {name} failed: {detail.get('detail')}{kept}", err=True)
+        sys.exit(1)
+    else:
+        click.echo(
+            f"watchdog: no outcome of the restart within {format_duration(bound)}:"
+            f" see `watchdog status`",
+            err=True,
+        )
         sys.exit(1)
 
 

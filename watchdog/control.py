@@ -13,7 +13,7 @@ import json
 import os
 import signal
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -131,13 +131,31 @@ def request(
         raise NotRunningError(
             "not allowed to signal the watchdog: run this as root or as the user it runs as"
         ) from None
+    return _wait(path, lambda control: _received(control) >= sent - 0.01, timeout)
+
+
+def outcome(path: Path, first: Answer, timeout: float) -> Answer:
+    """The final outcome of a request first answered `restarting` (None if none in time)."""
+    received = _received(first.detail)
+    return _wait(
+        path,
+        lambda control: _received(control) == received and control.get("outcome") != first.outcome,
+        timeout,
+    )
+
+
+def _received(control: Mapping[str, Any]) -> float:
+    received = control.get("received")
+    return float(received) if isinstance(received, int | float) else float("-inf")
+
+
+def _wait(path: Path, answered: Callable[[Mapping[str, Any]], bool], timeout: float) -> Answer:
     deadline = time.monotonic() + timeout
-    control: dict[str, Any] = {}
     while time.monotonic() < deadline:
         time.sleep(POLL)
+        control: Mapping[str, Any] = {}
         with contextlib.suppress(StateUnreadableError):
             control = (read_state(path) or {}).get("last_control") or {}
-        received = control.get("received")
-        if isinstance(received, int | float) and received >= sent - 0.01:
+        if answered(control):
             return Answer(control.get("outcome"), control)
     return Answer(None, {})

@@ -102,6 +102,15 @@ class StateFile:
         }
         self.answer_waiting = True
 
+    def control_outcome(self, outcome: str, **detail: Any) -> None:
+        """The end of a request first answered `restarting`: the same record (its `received`
+        still identifies the request), with the outcome now final."""
+        last = self._state.get("last_control")
+        if last is None:
+            return
+        last.update(outcome=outcome, **detail)
+        self.answer_waiting = True
+
     def stopped(self, exit_code: int) -> None:
         self._state["watchdog"].update(running=False, exit_code=exit_code)
 

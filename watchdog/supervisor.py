@@ -20,6 +20,7 @@ from watchdog.child import (
     SETTLE_WAIT,
     Child,
     SpawnError,
+    StopReport,
     app_pids,
     become_subreaper,
     freeze_tree,
@@ -131,6 +132,8 @@ class Supervisor:
         self._ops = Operations(config, self._emit, clock)
         self._postmortem = Postmortem(config.diagnostics, config.app.name, clock)
         self._answers: AnswerCheck | None = None  # set once the held socket (if any) exists
+        # An operator's restart answered "restarting": its outcome is told when it is known.
+        self._restart_awaited = False
 
     def _emit(
         self, event: str, /, *, level: str = "info", category: str = "main", **fields: Any
@@ -464,6 +467,7 @@ class Supervisor:
             )
         except SpawnError as exc:
             self._emit("spawn_failed", level="error", error=str(exc))
+            self._restart_outcome("restart_failed", detail=str(exc))
             self._lifecycle.fire(Trigger.EXIT)
             await self._after_crash(self._policy.on_failed_start(str(exc), now))
             return
@@ -534,6 +538,7 @@ class Supervisor:
                     downtime=None if downtime is None else round(downtime, 3),
                 )
                 self._ops.healthy()  # READY=1 follows the logged fact
+                self._restart_outcome("restarted", pid=self._child.pid, startup=round(startup, 3))
             case Restart(reason):
                 await self._restart(reason)
             case RecommendRestart(reason, at):
@@ -576,6 +581,7 @@ class Supervisor:
                 await self._stop_child()
                 await self._after_crash(self._policy.on_failed_start(reason, now))
             case FailedStart(reason):
+                self._restart_outcome("restart_failed", detail=reason)
                 snapshot = await self._snapshot(reason)
                 self._emit("child_failed_start", level="error", reason=reason, diagnostics=snapshot)
                 await self._stop_child()
@@ -680,9 +686,7 @@ class Supervisor:
             lambda: self._stop_requested,
         )
         if failure is not None:
-            app = self.config.app
-            await stop_tree(new.pid, app.stop_signal, app.stop_timeout, self._clock, old.pid)
-            await _settle(new)
+            await self._stop_incoming(new, spare=old.pid)
             self._incoming = None
             self._restart_failed(old, new.pid, failure)
             return
@@ -696,7 +700,36 @@ class Supervisor:
         self._policy.child_started(started)
         self._probe_task = asyncio.create_task(self._probe_loop(new))
 
+    async def _stop_incoming(self, new: Child, spare: int) -> None:
+        """The overlap's new child that never served: stopped, and its stop logged."""
+        app = self.config.app
+        self._emit(
+            "child_stopping", pid=new.pid, signal=app.stop_signal.name, timeout=app.stop_timeout
+        )
+        self._ops.busy_until(self._clock() + stop_bound(app.stop_timeout))
+        report = await stop_tree(new.pid, app.stop_signal, app.stop_timeout, self._clock, spare)
+        exit_ = await _settle(new)
+        self._report_stopped(new, exit_, report)
+
+    def _report_stopped(self, child: Child, exit_: ChildExit | None, report: StopReport) -> None:
+        self._emit(
+            "child_stopped",
+            level="error" if report.survivors else "info",
+            pid=child.pid,
+            exit=(
+                self._postmortem.describe_exit(child.generation, exit_, report.killed > 0)
+                if exit_
+                else "unknown"
+            ),
+            took=round(report.took, 3),
+            processes=report.signalled,
+            sigkilled=report.killed,
+            survivors=report.survivors,
+        )
+
     def _restart_failed(self, old: Child, new_pid: int | None, reason: str) -> None:
+        serving = None if old.exited.done() else old.pid
+        self._restart_outcome("restart_failed", detail=reason, pid=new_pid, serving_pid=serving)
         if self._stop_requested:
             self._emit("restart_cancelled", reason=reason, pid=new_pid, serving_pid=old.pid)
             return
@@ -737,20 +770,7 @@ class Supervisor:
         report = await stop_tree(child.pid, app.stop_signal, app.stop_timeout, self._clock, spare)
         exit_ = await _settle(child)
         self._lifecycle.fire(Trigger.STOPPED)
-        self._emit(
-            "child_stopped",
-            level="error" if report.survivors else "info",
-            pid=child.pid,
-            exit=(
-                self._postmortem.describe_exit(child.generation, exit_, report.killed > 0)
-                if exit_
-                else "unknown"
-            ),
-            took=round(report.took, 3),
-            processes=report.signalled,
-            sigkilled=report.killed,
-            survivors=report.survivors,
-        )
+        self._report_stopped(child, exit_, report)
 
     async def _on_exit(self, exit_: ChildExit) -> None:
         child = self._child
@@ -760,6 +780,7 @@ class Supervisor:
         if self._down_since is None:
             self._down_since = exit_.at
         description = self._postmortem.describe_exit(child.generation, exit_)
+        self._restart_outcome("restart_failed", detail=f"the new child exited: {description}")
         info = {"code": exit_.code, "signal": exit_.signal, "description": description}
         snapshot = await self._snapshot(f"exited: {description}", exit_info=info)
         self._report_exit(child, exit_, diagnostics=snapshot)
@@ -841,6 +862,7 @@ class Supervisor:
             pending = self._policy.pending
             if decisions and isinstance(decisions[0], Restart):
                 answer("restarting", detail=reason)
+                self._restart_awaited = requester is not None
                 # Written now, before the stop: the command that asked waits for it.
                 self._ops.turn(self._live, self.state.value)
             elif pending is not None:
@@ -850,6 +872,7 @@ class Supervisor:
                 await self._carry_out(decision)
         elif self.state is ChildState.BACKOFF and force:
             answer("restarting", detail="the app was waiting to restart after a crash")
+            self._restart_awaited = requester is not None
             self._respawn_at = self._clock()
         elif self.state is ChildState.BACKOFF and self._respawn_at is not None:
             # A crash's backoff is a throttle too: an unforced request does not cut it short.
@@ -857,6 +880,12 @@ class Supervisor:
             answer("throttled", restart_at=at, detail="restarting after a crash", backoff=True)
         else:
             answer("ignored", detail=f"the app is {self.state.value}")
+
+    def _restart_outcome(self, outcome: str, **detail: Any) -> None:
+        """Tell the command that asked for a restart how it ended."""
+        if self._restart_awaited:
+            self._restart_awaited = False
+            self._ops.state.control_outcome(outcome, **detail)
 
     async def _reload(self) -> None:
         self._ops.reloading()
@@ -921,6 +950,7 @@ class Supervisor:
         return lock
 
     async def _shutdown(self) -> None:
+        self._restart_outcome("restart_cancelled", detail="the watchdog is stopping")
         self._ops.stopping()
         self._emit("watchdog_stopping", state=self.state.value)
         try:

@@ -119,7 +119,9 @@ def test_overlap_with_a_new_child_failing_at_boot_keeps_the_old_one(
     assert "exited while starting" in failed["reason"]
     assert report.counts == {"ok": len(report.outcomes)}, report.counts
     assert _get(port).json()["pid"] == first["pid"]
-    assert not watchdog.events("child_stopping"), "the serving child must not be touched"
+    stopping = watchdog.events("child_stopping")
+    assert [e["pid"] for e in stopping] == [failed["pid"]], "only the failed new child stops"
+    assert watchdog.events("child_stopped")[0]["pid"] == failed["pid"]
     # Still watched: its failing probes trip the next restart (which fails again), and once
     # the deploy is fixed, a restart goes through.
     sick.touch()
@@ -128,8 +130,7 @@ def test_overlap_with_a_new_child_failing_at_boot_keeps_the_old_one(
     assert "consecutive failed probes" in retried["reason"]
     watchdog.wait_for("restart_failed", count=2, timeout=30)
     marker.unlink()
-    [replaced] = watchdog.wait_for("child_stopped", timeout=60)
-    assert replaced["pid"] == first["pid"]
+    watchdog.wait_for("child_stopped", timeout=60, pid=first["pid"])
     sick.unlink()
     [_, second] = watchdog.wait_for("child_healthy", count=2, timeout=30)
     assert second["pid"] != first["pid"]

@@ -55,9 +55,23 @@ ALERTS = [
     ("critical", Event("level_changed", "error", fields={"status": "critical", "metric": "cpu"})),
     ("recovered", Event("child_healthy", fields={"pid": 7, "startup": 0.4, "downtime": 3.5})),
     ("restart", Event("restart_failed", "error", fields={"reason": "new child exited"})),
+    (
+        "critical",  # the host's, when resources.host.alert makes it count
+        Event(
+            "level_changed",
+            "error",
+            fields={"status": "critical", "metric": "host_cpu", "context": False},
+        ),
+    ),
 ]
 
 NOT_ALERTS = [
+    # A busy host is no alert unless resources.host.alert says so.
+    Event(
+        "level_changed",
+        "warning",
+        fields={"status": "critical", "metric": "host_cpu", "context": True},
+    ),
     Event("level_changed", "warning", fields={"status": "warning", "metric": "memory"}),
     Event("level_changed", fields={"status": "normal", "metric": "memory"}),
     Event("child_healthy", fields={"pid": 7, "startup": 0.4, "downtime": None}),

@@ -28,7 +28,13 @@ def config(**resources: object):
 
 
 def sample(
-    at: float, rss: float = 1 * GB, cpu: float = 10.0, disk: float = 50.0, host_memory: float = 40.0
+    at: float,
+    rss: float = 1 * GB,
+    *,
+    cpu: float = 10.0,
+    disk: float = 50.0,
+    host_memory: float = 40.0,
+    host_cpu: float = 20.0,
 ) -> Sample:
     return Sample(
         at=at,
@@ -41,7 +47,7 @@ def sample(
         memory_limit=LIMIT,
         memory_limit_source="host",
         host_memory=host_memory,
-        host_cpu=20.0,
+        host_cpu=host_cpu,
         disks=(DiskUsage("/", disk, 10 * GB),),
     )
 
@@ -137,6 +143,34 @@ def test_host_memory_is_context_only() -> None:
     assert [c.metric for c in changes if isinstance(c, LevelChanged)] == ["host_memory"]
     later = [d for at in range(20, 2000, 10) for d in policy.on_sample(sample(at, host_memory=95))]
     assert later == []
+
+
+def host_changes(policy: Policy, at: float, **host: float) -> list[tuple[str, str, bool]]:
+    changes = policy.on_sample(sample(at, **host))
+    return [(c.metric, c.new.label, c.context) for c in changes if isinstance(c, LevelChanged)]
+
+
+def test_the_host_is_graded_by_its_own_thresholds_as_context() -> None:
+    """A busy host is not a sick app: host figures have their own (higher) thresholds, not
+    the app's, and are context (no verdict, no alert) unless resources.host.alert."""
+    policy = running()
+    assert host_changes(policy, 10, host_memory=85.0, host_cpu=92.0) == [
+        ("host_cpu", "warning", True)  # 85 % is warning for the app's memory, not the host's
+    ]
+    assert host_changes(policy, 20, host_memory=95.0, host_cpu=98.0) == [
+        ("host_memory", "critical", True),
+        ("host_cpu", "critical", True),
+    ]
+    own = running(config(host={"cpu": {"warning": 30, "critical": 40}, "alert": True}))
+    assert host_changes(own, 10, host_cpu=35.0) == [("host_cpu", "warning", False)]
+
+
+def test_a_reload_can_make_the_host_count() -> None:
+    """resources.host.alert applies from the next transition after a reload."""
+    policy = running()
+    reloaded = config(host={"alert": True})
+    policy.reconfigure(reloaded.health, reloaded.restart, reloaded.resources)
+    assert host_changes(policy, 10, host_cpu=99.0) == [("host_cpu", "critical", False)]
 
 
 def test_cpu_is_percent_of_the_machine_unless_per_core() -> None:

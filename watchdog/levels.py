@@ -72,9 +72,10 @@ class MetricLevel:
         self._describe = describe
         self.context = context
         self.level = Level.NORMAL
-        self.value: float | None = None
+        self.value: float | None = None  # None: not measured (yet, or since a new child)
         self.critical_since: float | None = None
         self._tripped = False
+        self._dropped = Level.NORMAL  # the level last logged before a fresh start
 
     def observe(
         self, value: float, now: float, counting: bool = True
@@ -83,7 +84,11 @@ class MetricLevel:
         decisions: list[LevelChanged | SustainedCritical] = []
         level = grade(value, self.warning, self.critical)
         old = self.level
-        self.value = value
+        if self.value is None and level is Level.NORMAL:
+            # After a fresh start the log still says what the old child's figure was: a
+            # first normal value closes that, as "back to normal", so none is left open.
+            old = self._dropped
+        self.value, self._dropped = value, Level.NORMAL
         if level != old:
             message = self._describe(level, value)
             decisions.append(LevelChanged(self.metric, old, level, value, message, self.context))
@@ -109,7 +114,10 @@ class MetricLevel:
         self.context = context
 
     def start_afresh(self) -> None:
-        """A new child: the level stays for the log, the sustain timer does not."""
+        """A new child: nothing measured yet, normal until its own first value says otherwise."""
+        if self.value is not None:  # twice without a value between: the first one counts
+            self._dropped = self.level
+        self.level, self.value = Level.NORMAL, None
         self.critical_since, self._tripped = None, False
 
 

@@ -94,7 +94,7 @@ class ResourceRules:
         """A reload: new thresholds, while levels, sustain timers and the leak history go on."""
         self.config = config
         thresholds = _thresholds(config)
-        for metric in (self.memory, self.cpu, self.response_time, self.error_rate):
+        for metric in self.child_metrics():
             metric.retune(*thresholds[metric.metric])
         for metric in (self.host_memory, self.host_cpu):
             metric.retune(*thresholds[metric.metric], context=not config.host.alert)
@@ -104,9 +104,14 @@ class ResourceRules:
             metric.retune(*thresholds["disk"])
         self.errors.resize(config.error_rate.window, config.error_rate.min_probes)
 
+    def child_metrics(self) -> tuple[MetricLevel, ...]:
+        """The metrics that measure the child, as opposed to the host and its disks."""
+        return (self.memory, self.cpu, self.response_time, self.error_rate)
+
     def child_started(self) -> None:
-        """Nothing measured on the old child may trip a restart of the new one."""
-        for metric in (self.memory, self.cpu, self.response_time, self.error_rate):
+        """A fresh start: nothing measured on the old child is shown for, or trips a restart
+        of, the new one; its levels are normal until its own figures say otherwise."""
+        for metric in self.child_metrics():
             metric.start_afresh()
         self.errors.clear()
         self.rss_history.clear()

@@ -111,7 +111,9 @@ def test_old_childs_critical_time_does_not_count_for_the_new_one() -> None:
     policy.restart_requested("operator", 50)
     policy.child_started(51)
     policy.on_probe(ok(52))
-    assert policy.on_sample(sample(71, rss=0.95 * LIMIT)) == []
+    [afresh] = policy.on_sample(sample(71, rss=0.95 * LIMIT))  # its own critical, no restart
+    assert isinstance(afresh, LevelChanged)
+    assert (afresh.old.label, afresh.new.label) == ("normal", "critical")
     assert policy.on_sample(sample(120, rss=0.95 * LIMIT)) == []
 
 
@@ -171,6 +173,24 @@ def test_a_reload_can_make_the_host_count() -> None:
     reloaded = config(host={"alert": True})
     policy.reconfigure(reloaded.health, reloaded.restart, reloaded.resources)
     assert host_changes(policy, 10, host_cpu=99.0) == [("host_cpu", "critical", False)]
+
+
+def test_a_new_child_shows_no_level_of_the_old_one() -> None:
+    """A fresh start: the old child's levels and figures are gone, the host's stay."""
+    policy = running(config(response_time={"sustain": "1h"}))
+    policy.on_probe(ok(5, latency=2.5))
+    policy.on_sample(sample(10, rss=0.85 * LIMIT, host_cpu=95.0))
+    rules = policy.resources
+    assert rules is not None
+    assert (rules.response_time.level.label, rules.memory.level.label) == ("warning", "warning")
+    policy.restart_requested("operator", 20)
+    policy.child_started(21)
+    for metric in rules.child_metrics():
+        assert (metric.metric, metric.level.label, metric.value) == (metric.metric, "normal", None)
+    assert (rules.host_cpu.level.label, rules.host_cpu.value) == ("warning", 95.0)
+    policy.on_probe(ok(22))  # its first healthy answer
+    [back] = policy.on_probe(ok(23))
+    assert (back.metric, back.old.label, back.new.label) == ("response_time", "warning", "normal")
 
 
 def test_cpu_is_percent_of_the_machine_unless_per_core() -> None:

@@ -189,6 +189,8 @@ class Alerter:
 
     def on_event(self, event: Event) -> None:
         """Decide, and queue the alert if there is one; never waits and never raises."""
+        if not self._targets:
+            return  # nowhere to send: nothing is dropped either
         try:
             body = None if self._closed else self._rules.consider(event)
             if body is None:

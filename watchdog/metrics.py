@@ -66,7 +66,7 @@ FAMILIES = {
     "watchdog_probe_duration_seconds": ("histogram", "Latency of the health probes.", None),
     "watchdog_probes_total": ("counter", "Health probes of the app, by result.", None),
     "watchdog_probe_failures_consecutive": ("gauge", "Failed health probes in a row.", None),
-    "watchdog_child_rss_bytes": ("gauge", "Resident memory of the app's tree.", "rss_mb"),
+    "watchdog_child_rss_bytes": ("gauge", "Resident memory of the app's tree.", "rss_bytes"),
     "watchdog_child_memory_percent": ("gauge", "App memory, % of its limit.", "memory_percent"),
     "watchdog_child_cpu_percent": ("gauge", "The app's CPU use, % (as configured).", "cpu_percent"),
     "watchdog_child_processes": ("gauge", "Processes in the app's tree.", "procs"),
@@ -189,7 +189,7 @@ class Metrics:
             for family, (_, _, key) in FAMILIES.items():
                 value = _number(fields.get(key)) if key else None
                 if value is not None:
-                    self._set(family, value * 2**20 if key.endswith("_mb") else value)
+                    self._set(family, value)
             disks = fields.get("disks")
             if isinstance(disks, Mapping):  # replaced whole: a reload may drop a path
                 numbers = {(("path", str(path)),): _number(v) for path, v in disks.items()}
@@ -197,7 +197,18 @@ class Metrics:
                     labels: value for labels, value in numbers.items() if value is not None
                 }
         elif name == "level_changed" and fields.get("status") in LEVELS:
+            # At once; `show_levels` then keeps every graded metric, changed or not.
             self._set("watchdog_level", LEVELS[fields["status"]], metric=str(fields.get("metric")))
+
+    def show_levels(self, levels: Mapping[str, Mapping[str, object]]) -> None:
+        """Every graded metric's level, as the state file has them (0 for a normal one that
+        never changed); a metric not measured, such as a new child's, has no sample."""
+        with contextlib.suppress(Exception):
+            self._values["watchdog_level"] = {
+                (("metric", str(metric)),): LEVELS[str(item.get("level"))]
+                for metric, item in levels.items()
+                if isinstance(item, Mapping) and item.get("level") in LEVELS
+            }
 
     def render(self) -> str:
         """The whole exposition text, format 0.0.4."""

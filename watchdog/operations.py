@@ -92,6 +92,7 @@ class Operations:
         self._written_at, self._written_state = now, child_state
         snapshot = live()
         self.state.write(snapshot)
+        self.metrics.show_levels(snapshot.get("levels") or {})
         self.notifier.status(status_line(self._app, snapshot))
         if now - self._textfile_at >= REFRESH:
             self._textfile_at = now
@@ -154,6 +155,7 @@ class Operations:
         self.state.stopped(exit_code)
         self.metrics.stopped()
         self.state.write(live)
+        self.metrics.show_levels(live.get("levels") or {})
         self.metrics.write_textfile()
         await _quietly(self.alerter.aclose())
         await _quietly(self.metrics.aclose())

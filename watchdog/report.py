@@ -19,6 +19,7 @@ def sample_record(sample: Sample, per_core: bool) -> dict[str, Any]:
     return {
         "procs": sample.procs,
         "rss_mb": round(sample.tree_rss / 2**20, 1),
+        "rss_bytes": sample.tree_rss,
         "memory_percent": round(sample.memory_percent, 2),
         "memory_of": sample.memory_limit_source,
         "cpu_percent": round(sample.cpu_percent(per_core), 1),

@@ -45,3 +45,16 @@ def test_status_line_names_what_is_wrong() -> None:
     assert status_line("api", live) == (
         "api: running pid 7, healthy; memory critical; restart pending: memory critical for 60s"
     )
+
+
+def test_metrics_show_every_level_the_state_file_shows(tmp_path: Path) -> None:
+    """A metric that never changed level is in the metrics as 0, from the same levels."""
+    raw = {
+        "app": {"command": ["x"]},
+        "state": {"dir": str(tmp_path)},
+        "metrics": {"textfile": str(tmp_path / "api.prom")},
+    }
+    operations = Operations(parse(raw, tmp_path), Reports())
+    live = {**LIVE, "levels": {"memory": {"level": "normal", "value": 3.0}}}
+    operations.turn(lambda: live, "running")
+    assert 'watchdog_level{app="api",metric="memory"} 0\n' in (tmp_path / "api.prom").read_text()

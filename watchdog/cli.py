@@ -244,15 +244,16 @@ def _state_file(config: Config) -> Path:
 @click.option("--json", "as_json", is_flag=True, help="Print the state as JSON, for machines.")
 @click.option(
     "--liveness",
+    "liveness_only",
     is_flag=True,
     help="Exit 0 unless the watchdog itself is gone or hung (3): a container's liveness probe.",
 )
-def status(config_path: Path, as_json: bool, liveness: bool) -> None:
+def status(config_path: Path, as_json: bool, liveness_only: bool) -> None:
     """How the app stands; exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (Nagios-style)."""
     import time
 
     from watchdog.control import StateUnreadableError, pid_is_ours, read_state
-    from watchdog.statusview import UNKNOWN, assess, render
+    from watchdog.statusview import UNKNOWN, assess, liveness, render
 
     try:
         config = load(config_path)
@@ -265,17 +266,20 @@ def status(config_path: Path, as_json: bool, liveness: bool) -> None:
         click.echo(f"UNKNOWN: {config.app.name}: {exc}")
         sys.exit(UNKNOWN)
     now = time.time()
-    verdict = assess(state, now, state is not None and pid_is_ours(state))
+    ours = state is not None and pid_is_ours(state)
+    host_alerts = config.resources.host.alert
+    verdict = assess(state, now, ours, host_alerts=host_alerts)
     if as_json:
         verdict_data = {"code": verdict.code, "label": verdict.label, "summary": verdict.summary}
         document = {**(state or {}), "verdict": {**verdict_data, "reasons": list(verdict.reasons)}}
         click.echo(json.dumps(document, indent=2, default=str))
     else:
-        for text, colour in render(state, verdict, now):
+        lines = render(state, verdict, now, app=config.app.name, host_alerts=host_alerts)
+        for text, colour in lines:
             click.echo(click.style(text, fg=colour or None))  # colour stripped off a terminal
-    # A sick app is the watchdog's to restart; only a dead or hung watchdog is the
+    # A sick app is the watchdog's to restart; only a watchdog that is gone or hung is the
     # orchestrator's, and restarting the container then is the cure.
-    sys.exit(0 if liveness and verdict.code != UNKNOWN else verdict.code)
+    sys.exit(liveness(state, now, ours) if liveness_only else verdict.code)
 
 
 @main.command()

@@ -176,12 +176,24 @@ def logs(
 
 
 @logs.command("clean")
-@config_option
-def logs_clean(config_path: Path) -> None:
+@click.option(
+    "--config",
+    "-c",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="The YAML config file  [default: the one given to `logs`, else watchdog.yaml]",
+)
+@click.pass_context
+def logs_clean(context: click.Context, config_path: Path | None) -> None:
     """Delete rotated log files older than logging.retention_days now."""
     from watchdog.logs import clean_logs
 
-    config = _load(config_path, None, None, None)
+    # `logs -c wd.yaml clean` names the file on the group: it must not fall back to
+    # ./watchdog.yaml and clean another app's logs.
+    parent = context.parent.params if context.parent is not None else {}
+    path = config_path or parent.get("config_path") or Path("watchdog.yaml")
+    config = _load(path, None, None, None)
     removed = clean_logs(config)
     for name in removed:
         click.echo(f"removed {name}")

@@ -216,6 +216,30 @@ def test_logs_clean_with_nothing_to_remove(setup: tuple[Path, Path]) -> None:
     assert result.stdout == "0 file(s) older than 30 days removed\n"
 
 
+def test_logs_clean_takes_the_config_given_to_logs(
+    setup: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`logs -c wd.yaml clean` cleans wd.yaml's logs, not those of ./watchdog.yaml."""
+    config, logs = setup
+    monkeypatch.chdir(config.parent)
+    config.rename(config.with_name("wd.yaml"))
+    other = config.parent / "other"
+    other.mkdir()
+    config.write_text("app: {name: t, command: [x]}\nlogging: {dir: other}\n")
+    old = time.time() - 40 * 86400
+    for directory in (logs, other):
+        write(directory / "t.log.1", "x")
+        os.utime(directory / "t.log.1", (old, old))
+    for args in (["logs", "-c", "wd.yaml", "clean"], ["logs", "clean", "-c", "wd.yaml"]):
+        write(logs / "t.log.1", "x")
+        os.utime(logs / "t.log.1", (old, old))
+        result = run(*args)
+        assert result.exit_code == 0, result.output
+        assert result.stdout.splitlines()[0] == "removed t.log.1"
+        assert not (logs / "t.log.1").exists()
+        assert (other / "t.log.1").exists()
+
+
 def test_logs_shows_a_list_field_once_escaped(setup: tuple[Path, Path]) -> None:
     """A list or mapping is shown as its JSON, not as a JSON string of its JSON."""
     config, logs = setup

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -200,13 +201,41 @@ def test_a_port_in_use_is_a_clear_error() -> None:
     asyncio.run(main())
 
 
+def listening_sockets() -> set[tuple[str, int]]:
+    """The addresses this process listens on, as the kernel lists them."""
+    return {
+        (conn.laddr.ip, conn.laddr.port)
+        for conn in psutil.Process().net_connections("inet")
+        if conn.status == psutil.CONN_LISTEN
+    }
+
+
 def test_no_listen_address_starts_nothing() -> None:
-    """Without metrics.listen, start and aclose do nothing."""
+    """Without metrics.listen, start opens no socket and aclose has nothing to close."""
 
     async def main() -> None:
-        metrics, _ = metrics_for()
+        metrics, reports = metrics_for()
+        before = listening_sockets()
         await metrics.start()
+        assert listening_sockets() == before
         await metrics.aclose()
+        assert reports.calls == []
+
+    asyncio.run(main())
+
+
+def test_a_listen_address_is_seen_listening() -> None:
+    """The check above can fail: with metrics.listen, start does open a listening socket."""
+
+    async def main() -> None:
+        port = free_port()
+        metrics, _ = metrics_for(ListenAddress("127.0.0.1", port))
+        await metrics.start()
+        try:
+            assert ("127.0.0.1", port) in listening_sockets()
+        finally:
+            await metrics.aclose()
+        assert ("127.0.0.1", port) not in listening_sockets()
 
     asyncio.run(main())
 

@@ -49,7 +49,8 @@ def alert_kind(event: Event, kinds: Collection[str]) -> str | None:
     """The configured alert kind that `event` is, or None when it is no alert."""
     kind = KIND_OF_NAME.get(event.name)
     if event.name == "level_changed" and event.fields.get("status") == "critical":
-        kind = "critical"
+        # A context figure (a busy host) is no alert unless resources.host.alert asks.
+        kind = None if event.fields.get("context") else "critical"
     elif event.name == "child_healthy" and event.fields.get("downtime") is not None:
         kind = "recovered"  # the first healthy answer after a planned start is no news
     return kind if kind in kinds else None
@@ -188,6 +189,8 @@ class Alerter:
 
     def on_event(self, event: Event) -> None:
         """Decide, and queue the alert if there is one; never waits and never raises."""
+        if not self._targets:
+            return  # nowhere to send: nothing is dropped either
         try:
             body = None if self._closed else self._rules.consider(event)
             if body is None:

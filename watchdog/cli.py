@@ -190,12 +190,24 @@ def logs(
 
 
 @logs.command("clean")
-@config_option
-def logs_clean(config_path: Path) -> None:
+@click.option(
+    "--config",
+    "-c",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="The YAML config file  [default: the one given to `logs`, else watchdog.yaml]",
+)
+@click.pass_context
+def logs_clean(context: click.Context, config_path: Path | None) -> None:
     """Delete rotated log files older than logging.retention_days now."""
     from watchdog.logs import clean_logs
 
-    config = _load(config_path, None, None, None)
+    # `logs -c wd.yaml clean` names the file on the group: it must not fall back to
+    # ./watchdog.yaml and clean another app's logs.
+    parent = context.parent.params if context.parent is not None else {}
+    path = config_path or parent.get("config_path") or Path("watchdog.yaml")
+    config = _load(path, None, None, None)
     removed = clean_logs(config)
     for name in removed:
         click.echo(f"removed {name}")
@@ -258,15 +270,16 @@ def _state_file(config: Config) -> Path:
 @click.option("--json", "as_json", is_flag=True, help="Print the state as JSON, for machines.")
 @click.option(
     "--liveness",
+    "liveness_only",
     is_flag=True,
     help="Exit 0 unless the watchdog itself is gone or hung (3): a container's liveness probe.",
 )
-def status(config_path: Path, as_json: bool, liveness: bool) -> None:
+def status(config_path: Path, as_json: bool, liveness_only: bool) -> None:
     """How the app stands; exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (Nagios-style)."""
     import time
 
     from watchdog.control import StateUnreadableError, pid_is_ours, read_state
-    from watchdog.statusview import UNKNOWN, assess, render
+    from watchdog.statusview import UNKNOWN, assess, liveness, render
 
     try:
         config = load(config_path)
@@ -279,17 +292,20 @@ def status(config_path: Path, as_json: bool, liveness: bool) -> None:
         click.echo(f"UNKNOWN: {config.app.name}: {exc}")
         sys.exit(UNKNOWN)
     now = time.time()
-    verdict = assess(state, now, state is not None and pid_is_ours(state))
+    ours = state is not None and pid_is_ours(state)
+    host_alerts = config.resources.host.alert
+    verdict = assess(state, now, ours, host_alerts=host_alerts)
     if as_json:
         verdict_data = {"code": verdict.code, "label": verdict.label, "summary": verdict.summary}
         document = {**(state or {}), "verdict": {**verdict_data, "reasons": list(verdict.reasons)}}
         click.echo(json.dumps(document, indent=2, default=str))
     else:
-        for text, colour in render(state, verdict, now):
+        lines = render(state, verdict, now, app=config.app.name, host_alerts=host_alerts)
+        for text, colour in lines:
             click.echo(click.style(text, fg=colour or None))  # colour stripped off a terminal
-    # A sick app is the watchdog's to restart; only a dead or hung watchdog is the
+    # A sick app is the watchdog's to restart; only a watchdog that is gone or hung is the
     # orchestrator's, and restarting the container then is the cure.
-    sys.exit(0 if liveness and verdict.code != UNKNOWN else verdict.code)
+    sys.exit(liveness(state, now, ours) if liveness_only else verdict.code)
 
 
 @main.command()

@@ -39,6 +39,7 @@ class LevelChanged:
     new: Level
     value: float
     message: str
+    context: bool = False  # the host's figure: no say in the verdict, never an alert
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,27 +64,35 @@ class MetricLevel:
         critical: float,
         sustain: float | None,
         describe: Describe,
+        *,
+        context: bool = False,
     ) -> None:
         self.metric = metric
         self.warning, self.critical, self.sustain = warning, critical, sustain
         self._describe = describe
+        self.context = context
         self.level = Level.NORMAL
-        self.value: float | None = None
+        self.value: float | None = None  # None: not measured (yet, or since a new child)
         self.critical_since: float | None = None
         self._tripped = False
+        self._dropped = Level.NORMAL  # the level last logged before a fresh start
 
     def observe(
         self, value: float, now: float, counting: bool = True
     ) -> list[LevelChanged | SustainedCritical]:
         """Grade `value`; only `counting` observations (a healthy child's) run the timer."""
-        self.value = value
         decisions: list[LevelChanged | SustainedCritical] = []
         level = grade(value, self.warning, self.critical)
-        if level != self.level:
-            decisions.append(
-                LevelChanged(self.metric, self.level, level, value, self._describe(level, value))
-            )
-            self.level = level
+        old = self.level
+        if self.value is None and level is Level.NORMAL:
+            # After a fresh start the log still says what the old child's figure was: a
+            # first normal value closes that, as "back to normal", so none is left open.
+            old = self._dropped
+        self.value, self._dropped = value, Level.NORMAL
+        if level != old:
+            message = self._describe(level, value)
+            decisions.append(LevelChanged(self.metric, old, level, value, message, self.context))
+        self.level = level
         if level is not Level.CRITICAL or not counting:
             self.critical_since, self._tripped = None, False
             return decisions
@@ -97,12 +106,18 @@ class MetricLevel:
             decisions.append(SustainedCritical(self.metric, value, reason))
         return decisions
 
-    def retune(self, warning: float, critical: float, sustain: float | None) -> None:
+    def retune(
+        self, warning: float, critical: float, sustain: float | None, context: bool = False
+    ) -> None:
         """New thresholds (a reload): the next value is graded by them, the timer runs on."""
         self.warning, self.critical, self.sustain = warning, critical, sustain
+        self.context = context
 
     def start_afresh(self) -> None:
-        """A new child: the level stays for the log, the sustain timer does not."""
+        """A new child: nothing measured yet, normal until its own first value says otherwise."""
+        if self.value is not None:  # twice without a value between: the first one counts
+            self._dropped = self.level
+        self.level, self.value = Level.NORMAL, None
         self.critical_since, self._tripped = None, False
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from watchdog.logs import CATEGORIES, log_file_name
+from watchdog.timeshown import shown_stamp
 
 FOLLOW_POLL = 0.25
 SHOWN_FIRST = ("timestamp", "level", "event", "category", "app")
@@ -80,25 +81,25 @@ def render(entry: dict[str, Any] | str) -> str:
         return entry
     when = _when(entry.get("timestamp", ""))
     level = str(entry.get("level", "")).upper()
-    if entry.get("event") == "child_output":
+    name = entry.get("event") or "(no event name)"
+    if name == "child_output":
         return f"{when} {level:<8} [{entry.get('stream')}] {entry.get('line', '')}"
     fields = " ".join(
         f"{key}={_value(value)}" for key, value in entry.items() if key not in SHOWN_FIRST
     )
-    return f"{when} {level:<8} {entry.get('event')} {fields}".rstrip()
+    return f"{when} {level:<8} {name} {fields}".rstrip()
 
 
 def _when(value: object) -> str:
-    try:
-        moment = datetime.fromisoformat(str(value))
-    except ValueError:
-        return str(value).replace("T", " ")[:23]
-    return f"{moment:%Y-%m-%d %H:%M:%S}.{moment.microsecond // 1000:03d}"
+    return shown_stamp(value, millis=True) or str(value)
 
 
 def _value(value: object) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-    return json.dumps(text, ensure_ascii=False) if (" " in text or not text) else text
+    """A field as key=value shows it: JSON for anything but a plain word, written once."""
+    if not isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)  # a list or mapping is its own quoting
+    plain = value and not any(c.isspace() or c in '"\\=' for c in value)
+    return value if plain else json.dumps(value, ensure_ascii=False)
 
 
 def follow(

@@ -21,10 +21,15 @@ from watchdog.outputs import Event
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 TEXTFILE_MODE = 0o640
-READ_TIMEOUT = 5.0  # the longest a scraper that sends nothing may hold a connection
+READ_TIMEOUT = 5.0  # the longest any connection is held, answer included
+# A scraper sends its request as soon as it connects; one that has sent nothing after
+# this is idle, and its connection goes back for a scraper's use.
+HEAD_TIMEOUT = 1.0
 MAX_HEAD = 8192  # request line and headers; a scrape needs a few hundred bytes
 # A scraper needs one connection; a flood of idle ones must not use up our file
-# descriptors (the probes and the app's pipes need them), so the rest are hung up on.
+# descriptors (the probes and the app's pipes need them). At the limit, the connection
+# that has waited longest for its request is hung up on to make room for the newcomer:
+# a scrape is served however many idle connections are open, and no more are held.
 MAX_CONNECTIONS = 16
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, math.inf)
 # The wording of policy.py, levels.py (via resourcepolicy.py) and supervisor.py; a reason
@@ -61,7 +66,7 @@ FAMILIES = {
     "watchdog_probe_duration_seconds": ("histogram", "Latency of the health probes.", None),
     "watchdog_probes_total": ("counter", "Health probes of the app, by result.", None),
     "watchdog_probe_failures_consecutive": ("gauge", "Failed health probes in a row.", None),
-    "watchdog_child_rss_bytes": ("gauge", "Resident memory of the app's tree.", "rss_mb"),
+    "watchdog_child_rss_bytes": ("gauge", "Resident memory of the app's tree.", "rss_bytes"),
     "watchdog_child_memory_percent": ("gauge", "App memory, % of its limit.", "memory_percent"),
     "watchdog_child_cpu_percent": ("gauge", "The app's CPU use, % (as configured).", "cpu_percent"),
     "watchdog_child_processes": ("gauge", "Processes in the app's tree.", "procs"),
@@ -127,6 +132,7 @@ class Metrics:
         self._clock = clock  # unused yet: HTTP deadlines run on the loop's (monotonic) clock
         self._server: asyncio.Server | None = None
         self._connections: dict[asyncio.Task[object], asyncio.StreamWriter] = {}
+        self._waiting: list[asyncio.Task[object]] = []  # no request read yet, oldest first
         self._textfile_failing = False
         self._seen_event = False
         self._values: dict[str, dict[Labels, float]] = {name: {} for name in FAMILIES}
@@ -183,7 +189,7 @@ class Metrics:
             for family, (_, _, key) in FAMILIES.items():
                 value = _number(fields.get(key)) if key else None
                 if value is not None:
-                    self._set(family, value * 2**20 if key.endswith("_mb") else value)
+                    self._set(family, value)
             disks = fields.get("disks")
             if isinstance(disks, Mapping):  # replaced whole: a reload may drop a path
                 numbers = {(("path", str(path)),): _number(v) for path, v in disks.items()}
@@ -191,7 +197,18 @@ class Metrics:
                     labels: value for labels, value in numbers.items() if value is not None
                 }
         elif name == "level_changed" and fields.get("status") in LEVELS:
+            # At once; `show_levels` then keeps every graded metric, changed or not.
             self._set("watchdog_level", LEVELS[fields["status"]], metric=str(fields.get("metric")))
+
+    def show_levels(self, levels: Mapping[str, Mapping[str, object]]) -> None:
+        """Every graded metric's level, as the state file has them (0 for a normal one that
+        never changed); a metric not measured, such as a new child's, has no sample."""
+        with contextlib.suppress(Exception):
+            self._values["watchdog_level"] = {
+                (("metric", str(metric)),): LEVELS[str(item.get("level"))]
+                for metric, item in levels.items()
+                if isinstance(item, Mapping) and item.get("level") in LEVELS
+            }
 
     def render(self) -> str:
         """The whole exposition text, format 0.0.4."""
@@ -261,12 +278,17 @@ class Metrics:
         task = asyncio.current_task()
         assert task is not None  # each connection is served by a task of its own
         if len(self._connections) >= MAX_CONNECTIONS:
-            writer.close()
-            return
+            if not self._waiting:  # every one held is being answered: they end soon
+                writer.close()
+                return
+            self._connections[self._waiting.pop(0)].close()  # its read ends on the hang-up
         self._connections[task] = writer
+        self._waiting.append(task)
         try:
             async with asyncio.timeout(READ_TIMEOUT):  # reading the head and writing the answer
-                head = await reader.readuntil(b"\r\n\r\n")  # LimitOverrunError past MAX_HEAD
+                async with asyncio.timeout(HEAD_TIMEOUT):
+                    head = await reader.readuntil(b"\r\n\r\n")  # LimitOverrunError: too long
+                self._waiting.remove(task)
                 writer.write(self._respond(head.split(b"\r\n", 1)[0]))
                 await writer.drain()
         except Exception:  # noqa: BLE001, S110 - a scraper's garbage or hang-up is its problem
@@ -274,6 +296,8 @@ class Metrics:
         finally:
             writer.close()
             del self._connections[task]
+            if task in self._waiting:
+                self._waiting.remove(task)
 
     def _respond(self, request_line: bytes) -> bytes:
         method, target, version = [*request_line.decode("latin-1").split(), "", "", ""][:3]

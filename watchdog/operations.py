@@ -92,6 +92,7 @@ class Operations:
         self._written_at, self._written_state = now, child_state
         snapshot = live()
         self.state.write(snapshot)
+        self.metrics.show_levels(snapshot.get("levels") or {})
         self.notifier.status(status_line(self._app, snapshot))
         if now - self._textfile_at >= REFRESH:
             self._textfile_at = now
@@ -154,6 +155,7 @@ class Operations:
         self.state.stopped(exit_code)
         self.metrics.stopped()
         self.state.write(live)
+        self.metrics.show_levels(live.get("levels") or {})
         self.metrics.write_textfile()
         await _quietly(self.alerter.aclose())
         await _quietly(self.metrics.aclose())
@@ -168,13 +170,16 @@ async def _quietly(closing: Coroutine[Any, Any, None]) -> None:
 
 
 def status_line(app: str, live: Mapping[str, Any]) -> str:
-    """The one line `systemctl status` shows."""
+    """The one line `systemctl status` shows.
+
+    "running" already says the app answered healthy once; whether it still does is the
+    probes' news, which this snapshot does not carry, so the line claims nothing more.
+    """
     child = live.get("child") or {}
-    text = f"{app}: {child.get('state', '?')}"
+    text = f"{app}: {child.get('state') or 'unknown state'}"
     if child.get("pid"):
         text += f" pid {child['pid']}"
-    if child.get("healthy"):
-        text += ", healthy"
+    # Each metric's name says whose figure it is: host_cpu critical is the host's, not the app's.
     bad = [
         f"{metric} {level['level']}"
         for metric, level in sorted((live.get("levels") or {}).items())
@@ -184,5 +189,5 @@ def status_line(app: str, live: Mapping[str, Any]) -> str:
         text += "; " + ", ".join(bad)
     pending = live.get("pending_restart")
     if pending:
-        text += f"; restart pending: {pending.get('reason')}"
+        text += f"; restart pending: {pending.get('reason') or 'no reason recorded'}"
     return text

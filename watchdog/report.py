@@ -19,6 +19,7 @@ def sample_record(sample: Sample, per_core: bool) -> dict[str, Any]:
     return {
         "procs": sample.procs,
         "rss_mb": round(sample.tree_rss / 2**20, 1),
+        "rss_bytes": sample.tree_rss,
         "memory_percent": round(sample.memory_percent, 2),
         "memory_of": sample.memory_limit_source,
         "cpu_percent": round(sample.cpu_percent(per_core), 1),
@@ -80,10 +81,15 @@ def report_probe(
 
 
 def report_level(emit: Events, change: LevelChanged) -> None:
-    """A level transition, with the guide's greppable message; memory ones in memory too."""
+    """A level transition, with the guide's greppable message; memory ones in memory too.
+
+    A context figure (the host's) is never logged as an error: a busy host is not a sick
+    app, and the error log is where a person looks for what went wrong with the app.
+    """
+    level = LOG_LEVEL_OF[min(change.new, Level.WARNING) if change.context else change.new]
     emit(
         "level_changed",
-        level=LOG_LEVEL_OF[change.new],
+        level=level,
         category="health",
         also=MEMORY if change.metric in ("memory", "host_memory") else (),
         metric=change.metric,
@@ -91,4 +97,5 @@ def report_level(emit: Events, change: LevelChanged) -> None:
         previous=change.old.label,
         value=round(change.value, 3),
         message=change.message,
+        context=change.context,
     )

@@ -73,11 +73,16 @@ class ResourceRules:
         self.error_rate = MetricLevel(
             "error_rate", *thresholds["error_rate"], _describe("error rate")
         )
+        # The host's figures are context (no verdict, no alert) unless resources.host.alert.
+        context = not config.host.alert
         self.host_memory = MetricLevel(
-            "host_memory", *thresholds["host_memory"], _describe("host memory usage")
+            "host_memory",
+            *thresholds["host_memory"],
+            _describe("host memory usage"),
+            context=context,
         )
         self.host_cpu = MetricLevel(
-            "host_cpu", *thresholds["host_cpu"], _describe("host CPU usage")
+            "host_cpu", *thresholds["host_cpu"], _describe("host CPU usage"), context=context
         )
         self.disks: dict[str, MetricLevel] = {}
         self.errors = ErrorRate(config.error_rate.window, config.error_rate.min_probes)
@@ -89,19 +94,24 @@ class ResourceRules:
         """A reload: new thresholds, while levels, sustain timers and the leak history go on."""
         self.config = config
         thresholds = _thresholds(config)
-        for metric in (self.memory, self.cpu, self.response_time, self.error_rate):
+        for metric in self.child_metrics():
             metric.retune(*thresholds[metric.metric])
-        self.host_memory.retune(*thresholds["host_memory"])
-        self.host_cpu.retune(*thresholds["host_cpu"])
+        for metric in (self.host_memory, self.host_cpu):
+            metric.retune(*thresholds[metric.metric], context=not config.host.alert)
         watched = {str(path) for path in config.disk.paths}
         self.disks = {path: metric for path, metric in self.disks.items() if path in watched}
         for metric in self.disks.values():
             metric.retune(*thresholds["disk"])
         self.errors.resize(config.error_rate.window, config.error_rate.min_probes)
 
+    def child_metrics(self) -> tuple[MetricLevel, ...]:
+        """The metrics that measure the child, as opposed to the host and its disks."""
+        return (self.memory, self.cpu, self.response_time, self.error_rate)
+
     def child_started(self) -> None:
-        """Nothing measured on the old child may trip a restart of the new one."""
-        for metric in (self.memory, self.cpu, self.response_time, self.error_rate):
+        """A fresh start: nothing measured on the old child is shown for, or trips a restart
+        of, the new one; its levels are normal until its own figures say otherwise."""
+        for metric in self.child_metrics():
             metric.start_afresh()
         self.errors.clear()
         self.rss_history.clear()
@@ -199,8 +209,8 @@ def _thresholds(config: ResourcesConfig) -> dict[str, Thresholds]:
         "response_time": (latency.warning, latency.critical, latency.sustain),
         "error_rate": (errors.warning, errors.critical, errors.sustain),
         # Host and disks are for context: a restart of the child would not fix them.
-        "host_memory": (memory.warning, memory.critical, None),
-        "host_cpu": (cpu.warning, cpu.critical, None),
+        "host_memory": (config.host.memory.warning, config.host.memory.critical, None),
+        "host_cpu": (config.host.cpu.warning, config.host.cpu.critical, None),
         "disk": (disk.warning, disk.critical, None),
     }
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from watchdog.logview import category_files, read_events
+from watchdog.timeshown import shown_stamp
 from watchdog.units import format_duration
 
 RESTART_EVENTS = ("restart_triggered", "child_exited")
@@ -83,11 +83,7 @@ def snapshot_path(record: RestartRecord, log_dir: Path) -> Path | None:
 
 
 def _when(timestamp: str) -> str:
-    try:
-        moment = datetime.fromisoformat(timestamp)
-    except ValueError:
-        return timestamp[:19]
-    return f"{moment.astimezone():%Y-%m-%d %H:%M:%S}"  # local time, as a person reads it
+    return shown_stamp(timestamp) or timestamp or "unknown time"
 
 
 def _down(record: RestartRecord) -> str:
@@ -97,10 +93,10 @@ def _down(record: RestartRecord) -> str:
 
 
 def render_list(records: list[RestartRecord]) -> list[str]:
-    """A table: number (for --show), local time, downtime, reason, snapshot file name."""
-    lines = [f"{'#':>3}  {'time':<19}  {'down':>8}  reason / snapshot"]
+    """A table: number (for --show), time, downtime, reason, snapshot file name."""
+    lines = [f"{'#':>3}  {'time':<23}  {'down':>8}  reason / snapshot"]
     for number, record in enumerate(records, start=1):
-        lines.append(f"{number:>3}  {_when(record.time):<19}  {_down(record):>8}  {record.reason}")
+        lines.append(f"{number:>3}  {_when(record.time):<23}  {_down(record):>8}  {record.reason}")
         if record.snapshot:
-            lines.append(f"{'':>3}  {'':<19}  {'':>8}  {Path(record.snapshot).name}")
+            lines.append(f"{'':>3}  {'':<23}  {'':>8}  {Path(record.snapshot).name}")
     return lines

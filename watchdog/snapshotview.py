@@ -8,24 +8,30 @@ from collections.abc import Mapping
 from typing import Any
 
 from watchdog.procinfo import FD_KINDS
+from watchdog.timeshown import shown_stamp
+
+UNKNOWN = "-"  # a figure the snapshot does not hold
 
 SAMPLES_SHOWN = 5
 COMMAND_WIDTH = 60
 
 
 def _mb(size: object) -> str:
-    return f"{size / 2**20:.1f}MB" if isinstance(size, int | float) else "?"
+    return f"{size / 2**20:.1f}MB" if isinstance(size, int | float) else UNKNOWN
 
 
 def _fields(values: Mapping[str, Any]) -> str:
-    return " ".join(
-        f"{key}={value if isinstance(value, str) else json.dumps(value)}"
-        for key, value in values.items()
-    )
+    shown = []
+    for key, value in values.items():
+        text = value if isinstance(value, str) else json.dumps(value)
+        if key == "timestamp":  # a sample's time, read the way every view shows times
+            text = shown_stamp(value) or text
+        shown.append(f"{key}={text}")
+    return " ".join(shown)
 
 
 def _command(record: Mapping[str, Any]) -> str:
-    words = record.get("cmdline") or [record.get("name") or "?"]
+    words = record.get("cmdline") or [record.get("name") or "(command unknown)"]
     text = shlex.join(str(word) for word in words)
     return text if len(text) <= COMMAND_WIDTH else text[: COMMAND_WIDTH - 3] + "..."
 
@@ -33,14 +39,14 @@ def _command(record: Mapping[str, Any]) -> str:
 def _fds(record: Mapping[str, Any]) -> str:
     fds = record.get("fds")
     if not isinstance(fds, Mapping):
-        return "?"
+        return UNKNOWN
     return "/".join(str(fds.get(kind, 0)) for kind in FD_KINDS)
 
 
 def _cpu(record: Mapping[str, Any]) -> str:
     times = record.get("cpu_times")
     if not isinstance(times, Mapping):
-        return "?"
+        return UNKNOWN
     return f"{times.get('user', 0):.2f}/{times.get('system', 0):.2f}"
 
 
@@ -51,13 +57,19 @@ def _process_table(processes: list[Mapping[str, Any]]) -> list[str]:
     )
     lines = [header]
     for record in processes:
+        pid, ppid, status, threads = (
+            _known(record.get(key)) for key in ("pid", "ppid", "status", "threads")
+        )
         lines.append(
-            f"  {record.get('pid', '?')!s:>7} {record.get('ppid', '?')!s:>7}"
-            f" {record.get('status', '?')!s:<9} {_mb(record.get('rss')):>9}"
-            f" {_mb(record.get('uss')):>9} {record.get('threads', '?')!s:>4}"
+            f"  {pid:>7} {ppid:>7} {status:<9} {_mb(record.get('rss')):>9}"
+            f" {_mb(record.get('uss')):>9} {threads:>4}"
             f" {_fds(record):<15} {_cpu(record):<11} {_command(record)}"
         )
     return lines
+
+
+def _known(value: object) -> str:
+    return UNKNOWN if value is None else str(value)
 
 
 def _connections(processes: list[Mapping[str, Any]]) -> list[str]:
@@ -89,10 +101,12 @@ def _stacks(processes: list[Mapping[str, Any]]) -> list[str]:
 def render_snapshot(snapshot: Mapping[str, Any]) -> list[str]:
     """The snapshot as text: facts first, then processes, stacks, output and history."""
     complete = "complete" if snapshot.get("complete") else "INCOMPLETE"
+    when = shown_stamp(snapshot.get("time")) or "an unknown time"
+    took = snapshot.get("took")
     lines = [
-        f"snapshot of {snapshot.get('app')} at {snapshot.get('time')}",
-        f"reason:  {snapshot.get('reason')}",
-        f"took:    {snapshot.get('took')} s, {complete}",
+        f"snapshot of {snapshot.get('app') or 'the app'} at {when}",
+        f"reason:  {snapshot.get('reason') or 'not recorded'}",
+        f"took:    {UNKNOWN if took is None else took} s, {complete}",
     ]
     exit_info = snapshot.get("exit_info")
     if isinstance(exit_info, Mapping):
@@ -128,4 +142,4 @@ def _level(metric: str, item: object) -> str:
         shown = f"{value:.2f}s" if metric == "response_time" else f"{value:.1f}%"
     else:
         shown = "-"
-    return f"{metric:<24} {item.get('level', '?'):<9} {shown}"
+    return f"{metric:<24} {item.get('level') or UNKNOWN:<9} {shown}"

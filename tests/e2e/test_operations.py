@@ -89,7 +89,7 @@ def test_sd_notify_speaks_in_order(run_watchdog: Start, systemd: Datagrams) -> N
     before_ready = [m for at, m in systemd.received if at < healthy_at]
     assert "READY=1" not in before_ready
     assert any(m.startswith("STATUS=faulty: starting") for m in before_ready), before_ready
-    poll(lambda: any("healthy" in m for m in systemd.messages() if m.startswith("STATUS=")), 5)
+    poll(lambda: any(m.startswith("STATUS=faulty: running") for m in systemd.messages()), 5)
 
     # Pings come at about half of WATCHDOG_USEC while the loop turns ...
     time.sleep(1.0)
@@ -137,7 +137,9 @@ def test_status_reports_ok_critical_and_not_running(run_watchdog: Start) -> None
     watchdog.wait_for("child_healthy")
     poll(lambda: watchdog_command(watchdog.config_path, "status").returncode == 0, 5)
     shown = watchdog_command(watchdog.config_path, "status")
-    assert shown.stdout.startswith(f"OK: faulty: app running (pid {watchdog.child_pid()}), healthy")
+    assert shown.stdout.startswith(
+        f"OK: faulty: app running (pid {watchdog.child_pid()}), answering"
+    )
     assert "\x1b[" not in shown.stdout  # no colour when not on a terminal
     document = json.loads(watchdog_command(watchdog.config_path, "status", "--json").stdout)
     assert document["verdict"]["code"] == 0
@@ -171,6 +173,70 @@ def test_status_reports_ok_critical_and_not_running(run_watchdog: Start) -> None
         3,
         "UNKNOWN: faulty: not running (stopped, exit code 0)",
     )
+    assert watchdog_command(watchdog.config_path, "status", "--liveness").returncode == 3
+
+
+def test_a_busy_host_is_shown_but_is_no_verdict(run_watchdog: Start, tmp_path: Path) -> None:
+    """Host memory critical (thresholds below any real figure): shown in status, logged as a
+    warning, no error line, no alert, an OK verdict; resources.host.alert makes it count."""
+    alerts = tmp_path / "alerts.jsonl"
+    record = f"import sys; open({str(alerts)!r}, 'a').write(sys.stdin.read() + '\\n')"
+    config = fast_config(
+        free_port(),
+        [],
+        resources={
+            "interval": "200ms",
+            "host": {"memory": {"warning": 0.001, "critical": 0.002}},
+        },
+        alerts={"command": [sys.executable, "-c", record], "events": ["critical", "restart"]},
+    )
+    watchdog = run_watchdog(config)
+    watchdog.wait_for("child_healthy")
+    [change] = watchdog.wait_for("level_changed", metric="host_memory", status="critical")
+    assert (change["level"], change["context"]) == ("warning", True)
+    status = poll(
+        lambda: (shown := watchdog_command(watchdog.config_path, "status")).returncode == 0
+        and "host_memory" in shown.stdout
+        and shown,
+        5,
+    )
+    assert status.stdout.startswith(f"OK: faulty: app running (pid {watchdog.child_pid()})")
+    [row] = [line for line in status.stdout.splitlines() if "host_memory" in line]
+    assert "critical" in row
+    assert "not in the verdict" in row
+    # An alert would have been queued with the transition; a restart alert after it shows
+    # the alerter works and has had its chance.
+    watchdog.send(signal.SIGUSR1)
+    watchdog.wait_for("alert_sent", kind="restart")
+    assert [event["kind"] for event in watchdog.events("alert_sent")] == ["restart"]
+    assert "host_memory" not in (watchdog.workdir / "logs" / "faulty_error.log").read_text()
+
+    config["resources"]["host"]["alert"] = True
+    watchdog.write_config(config)
+    watchdog.send(signal.SIGHUP)
+    watchdog.wait_for("config_reloaded")
+    counted = poll(
+        lambda: (shown := watchdog_command(watchdog.config_path, "status")).returncode == 2
+        and shown,
+        5,
+    )
+    assert "host_memory critical" in counted.stdout
+
+
+def test_liveness_fails_once_the_watchdog_gave_up(run_watchdog: Start) -> None:
+    """A crash loop the watchdog gave up on (exit 3) is CRITICAL for the app, and the
+    watchdog is gone: a container's liveness probe must fail, so that it is restarted."""
+    config = fast_config(
+        free_port(), ["--crash-after", "0"], restart={"crash_loop": {"max_crashes": 2}}
+    )
+    watchdog = run_watchdog(config)
+    assert watchdog.wait_exit(timeout=20) == 3
+    shown = watchdog_command(watchdog.config_path, "status")
+    assert (shown.returncode, shown.stdout.splitlines()[0]) == (
+        2,
+        "CRITICAL: faulty: not running: gave up on a crash loop (exit code 3)",
+    )
+    assert "None" not in shown.stdout
     assert watchdog_command(watchdog.config_path, "status", "--liveness").returncode == 3
 
 

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import psutil
+import pytest
 
 from tests.conftest import fast_config, free_port, pid_gone, poll
 
@@ -257,10 +258,11 @@ class TestSignals:
         watchdog.wait_for("child_healthy", count=2)
 
 
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="the parent-death signal is Linux's"
+)
 def test_child_dies_with_a_killed_watchdog(run_watchdog) -> None:
     """SIGKILL of the watchdog takes the direct child with it (parent-death signal)."""
-    if not sys.platform.startswith("linux"):
-        return
     watchdog = run_watchdog(fast_config(free_port(), []))
     [healthy] = watchdog.wait_for("child_healthy")
     watchdog.send(signal.SIGKILL)

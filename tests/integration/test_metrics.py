@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -200,13 +201,41 @@ def test_a_port_in_use_is_a_clear_error() -> None:
     asyncio.run(main())
 
 
+def listening_sockets() -> set[tuple[str, int]]:
+    """The addresses this process listens on, as the kernel lists them."""
+    return {
+        (conn.laddr.ip, conn.laddr.port)
+        for conn in psutil.Process().net_connections("inet")
+        if conn.status == psutil.CONN_LISTEN
+    }
+
+
 def test_no_listen_address_starts_nothing() -> None:
-    """Without metrics.listen, start and aclose do nothing."""
+    """Without metrics.listen, start opens no socket and aclose has nothing to close."""
 
     async def main() -> None:
-        metrics, _ = metrics_for()
+        metrics, reports = metrics_for()
+        before = listening_sockets()
         await metrics.start()
+        assert listening_sockets() == before
         await metrics.aclose()
+        assert reports.calls == []
+
+    asyncio.run(main())
+
+
+def test_a_listen_address_is_seen_listening() -> None:
+    """The check above can fail: with metrics.listen, start does open a listening socket."""
+
+    async def main() -> None:
+        port = free_port()
+        metrics, _ = metrics_for(ListenAddress("127.0.0.1", port))
+        await metrics.start()
+        try:
+            assert ("127.0.0.1", port) in listening_sockets()
+        finally:
+            await metrics.aclose()
+        assert ("127.0.0.1", port) not in listening_sockets()
 
     asyncio.run(main())
 
@@ -256,9 +285,10 @@ def test_no_textfile_writes_nothing(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_flood_of_idle_connections_is_capped() -> None:
-    """Beyond MAX_CONNECTIONS, connections are hung up on at once, so a flood cannot use up
-    the watchdog's file descriptors; once it ends, scrapes are served again."""
+def test_a_flood_of_idle_connections_is_capped(monkeypatch: pytest.MonkeyPatch) -> None:
+    """At most MAX_CONNECTIONS are held: beyond them, the one that has waited longest for its
+    request is hung up on, so a flood cannot use up the watchdog's file descriptors."""
+    monkeypatch.setattr(metrics_module, "HEAD_TIMEOUT", 30.0)  # only the cap hangs up here
 
     async def scenario(_: Metrics, base: str) -> None:
         host, port = base.removeprefix("http://").split(":")
@@ -266,7 +296,7 @@ def test_a_flood_of_idle_connections_is_capped() -> None:
 
         async def hung_up(reader: asyncio.StreamReader) -> bool:
             try:
-                async with asyncio.timeout(1.0):  # far below READ_TIMEOUT
+                async with asyncio.timeout(1.0):  # far below HEAD_TIMEOUT
                     return await reader.read() == b""
             except TimeoutError:
                 return False
@@ -274,15 +304,27 @@ def test_a_flood_of_idle_connections_is_capped() -> None:
                 return True
 
         closed = await asyncio.gather(*(hung_up(reader) for reader, _ in flood))
-        assert sum(closed) == 40 - metrics_module.MAX_CONNECTIONS
+        held = metrics_module.MAX_CONNECTIONS
+        assert closed == [True] * (40 - held) + [False] * held  # the newest are kept
         for _, writer in flood:
             writer.close()
-        # The held connections' handlers see the EOF and leave; then a scrape fits again.
-        async with httpx.AsyncClient(timeout=WAIT) as client, asyncio.timeout(WAIT):
-            while True:
-                with contextlib.suppress(httpx.TransportError):
-                    if (await client.get(f"{base}/metrics")).status_code == 200:
-                        break
-                await asyncio.sleep(0.05)
+
+    assert serving(scenario) == []
+
+
+def test_idle_connections_never_keep_a_scrape_out() -> None:
+    """More idle connections than MAX_CONNECTIONS, open and silent: a scrape is still
+    answered at once, and each idle one is hung up on after HEAD_TIMEOUT."""
+
+    async def scenario(_: Metrics, base: str) -> None:
+        host, port = base.removeprefix("http://").split(":")
+        idle = [await asyncio.open_connection(host, int(port)) for _ in range(20)]
+        async with httpx.AsyncClient(timeout=1.0) as client, asyncio.timeout(1.0):
+            assert (await client.get(f"{base}/metrics")).status_code == 200
+        for reader, writer in idle:
+            async with asyncio.timeout(metrics_module.HEAD_TIMEOUT + WAIT):
+                with contextlib.suppress(ConnectionResetError):
+                    assert await reader.read() == b""
+            writer.close()
 
     assert serving(scenario) == []

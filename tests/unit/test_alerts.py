@@ -29,12 +29,15 @@ class FakeClock:
 
 
 def config(
-    events: tuple[str, ...] = ALERT_KINDS, per_minute: int = 6, webhook: bool = False
+    events: tuple[str, ...] = ALERT_KINDS,
+    per_minute: int = 6,
+    webhook: bool = False,
+    command: tuple[str, ...] | None = None,
 ) -> AlertsConfig:
     hook = WebhookConfig(URL, 1.0, MappingProxyType({"Authorization": HEADER}))
     return AlertsConfig(
         webhook=hook if webhook else None,
-        command=None,
+        command=command,
         command_timeout=1.0,
         events=events,
         max_per_minute=per_minute,
@@ -55,9 +58,23 @@ ALERTS = [
     ("critical", Event("level_changed", "error", fields={"status": "critical", "metric": "cpu"})),
     ("recovered", Event("child_healthy", fields={"pid": 7, "startup": 0.4, "downtime": 3.5})),
     ("restart", Event("restart_failed", "error", fields={"reason": "new child exited"})),
+    (
+        "critical",  # the host's, when resources.host.alert makes it count
+        Event(
+            "level_changed",
+            "error",
+            fields={"status": "critical", "metric": "host_cpu", "context": False},
+        ),
+    ),
 ]
 
 NOT_ALERTS = [
+    # A busy host is no alert unless resources.host.alert says so.
+    Event(
+        "level_changed",
+        "warning",
+        fields={"status": "critical", "metric": "host_cpu", "context": True},
+    ),
     Event("level_changed", "warning", fields={"status": "warning", "metric": "memory"}),
     Event("level_changed", fields={"status": "normal", "metric": "memory"}),
     Event("child_healthy", fields={"pid": 7, "startup": 0.4, "downtime": None}),
@@ -115,7 +132,7 @@ def test_ten_alerts_in_a_minute_send_six_and_count_four() -> None:
 def test_dropped_alerts_are_reported_once_when_alerts_flow_again() -> None:
     """One alerts_dropped with the count, made by the first alert after the limit lifts."""
     clock, reports = FakeClock(), Reports()
-    alerter = Alerter(config(), "demo_api", reports, clock=clock, host="web1")
+    alerter = Alerter(config(command=("true",)), "demo_api", reports, clock=clock, host="web1")
     for _ in range(10):
         alerter.on_event(restart())
         clock.now += 1.0
@@ -131,14 +148,25 @@ def test_dropped_alerts_are_reported_once_when_alerts_flow_again() -> None:
 def test_dropped_alerts_are_reported_at_aclose() -> None:
     """Alerts still dropped when the watchdog stops are reported by aclose, once."""
     reports = Reports()
-    alerter = Alerter(config(per_minute=1), "demo_api", reports, clock=FakeClock(), host="web1")
+    alerting = config(per_minute=1, command=("true",))
+    alerter = Alerter(alerting, "demo_api", reports, clock=FakeClock(), host="web1")
     for _ in range(3):
         alerter.on_event(restart())
 
-    asyncio.run(alerter.aclose(timeout=0.1))
+    asyncio.run(alerter.aclose(timeout=10.0))  # the one let through is sent meanwhile
     alerter.on_event(restart())  # after aclose: ignored
 
     assert reports.named("alerts_dropped") == [{"level": "warning", "count": 2, "per_minute": 1}]
+
+
+def test_with_no_target_nothing_is_counted_as_dropped() -> None:
+    """No webhook and no command: there is nothing to drop, so no alerts_dropped is logged."""
+    reports = Reports()
+    alerter = Alerter(config(per_minute=1), "demo_api", reports, clock=FakeClock(), host="web1")
+    for _ in range(10):
+        alerter.on_event(restart())
+    asyncio.run(alerter.aclose(timeout=0.1))
+    assert reports.calls == []
 
 
 def test_body_carries_event_context_and_a_slack_line() -> None:
@@ -204,7 +232,8 @@ def test_odd_field_values_are_serialised_as_text() -> None:
 def test_on_event_never_raises() -> None:
     """An event whose fields cannot be encoded at all is reported as a failed alert."""
     reports = Reports()
-    alerter = Alerter(config(), "demo_api", reports, clock=FakeClock(), host="web1")
+    alerting = config(command=("true",))
+    alerter = Alerter(alerting, "demo_api", reports, clock=FakeClock(), host="web1")
 
     alerter.on_event(Event("child_exited", fields={"exit": "x", "bad": {(1, 2): "tuple key"}}))
 

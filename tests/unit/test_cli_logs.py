@@ -27,7 +27,7 @@ def event(at: float, name: str, category: str = "main", **fields: Any) -> str:
 
 
 def shown_time(at: float) -> str:
-    return stamp(at).replace("T", " ")[:23]
+    return stamp(at).replace("T", " ")[:23] + " UTC"
 
 
 @pytest.fixture
@@ -92,7 +92,7 @@ def test_logs_category_all_shows_a_copied_event_once(setup: tuple[Path, Path]) -
     write(logs / "t_error.log", event(now - 1, "not_shown", level="error"))
     result = run("logs", "--config", str(config), "--category", "all")
     assert result.exit_code == 0, result.output
-    shown = [line.split()[3] for line in result.stdout.splitlines()]
+    shown = [line.split()[4] for line in result.stdout.splitlines()]
     assert shown == ["child_started", "resource_sample", "probe_ok"]
 
 
@@ -187,7 +187,7 @@ def test_logs_follow_shows_new_lines_once(
     result = run("logs", "--config", str(config), "-f", "--category", "all")
     assert result.exit_code == 0, result.output
     assert followed == [["t.log", "t_performance.log", "t_health.log", "t_memory.log"]]
-    shown = [line.split()[3] for line in result.stdout.splitlines()]
+    shown = [line.split()[4] for line in result.stdout.splitlines()]
     assert shown == ["rotated", "already_there", "child_stopped", "probe_ok"]
 
 
@@ -214,3 +214,36 @@ def test_logs_clean_with_nothing_to_remove(setup: tuple[Path, Path]) -> None:
     result = run("logs", "clean", "--config", str(config))
     assert result.exit_code == 0, result.output
     assert result.stdout == "0 file(s) older than 30 days removed\n"
+
+
+def test_logs_clean_takes_the_config_given_to_logs(
+    setup: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`logs -c wd.yaml clean` cleans wd.yaml's logs, not those of ./watchdog.yaml."""
+    config, logs = setup
+    monkeypatch.chdir(config.parent)
+    config.rename(config.with_name("wd.yaml"))
+    other = config.parent / "other"
+    other.mkdir()
+    config.write_text("app: {name: t, command: [x]}\nlogging: {dir: other}\n")
+    old = time.time() - 40 * 86400
+    for directory in (logs, other):
+        write(directory / "t.log.1", "x")
+        os.utime(directory / "t.log.1", (old, old))
+    for args in (["logs", "-c", "wd.yaml", "clean"], ["logs", "clean", "-c", "wd.yaml"]):
+        write(logs / "t.log.1", "x")
+        os.utime(logs / "t.log.1", (old, old))
+        result = run(*args)
+        assert result.exit_code == 0, result.output
+        assert result.stdout.splitlines()[0] == "removed t.log.1"
+        assert not (logs / "t.log.1").exists()
+        assert (other / "t.log.1").exists()
+
+
+def test_logs_shows_a_list_field_once_escaped(setup: tuple[Path, Path]) -> None:
+    """A list or mapping is shown as its JSON, not as a JSON string of its JSON."""
+    config, logs = setup
+    write(logs / "t.log", event(time.time(), "config_reloaded", changed=["app", "health"]))
+    result = run("logs", "--config", str(config))
+    assert result.exit_code == 0, result.output
+    assert result.stdout.rstrip().endswith('config_reloaded changed=["app", "health"]')

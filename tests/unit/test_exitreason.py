@@ -123,7 +123,10 @@ def test_no_counter_anywhere_is_none(tmp_path: Path) -> None:
     assert oom_kill_count(tmp_path / "missing", tmp_path / "no-such-file") is None
 
 
-def test_count_on_this_host_is_a_number_or_none() -> None:
-    """The real files read without error wherever the tests run."""
+def test_count_on_this_host_is_a_whole_number_where_there_is_one() -> None:
+    """The real files read without error; where the kernel keeps a counter, it is a count."""
     count = oom_kill_count()
-    assert count is None or count >= 0
+    if count is None:
+        pytest.skip("no readable OOM-kill counter for this process's cgroup here")
+    assert isinstance(count, int)
+    assert count >= 0

@@ -68,15 +68,37 @@ def test_not_counting_never_starts_the_timer() -> None:
     assert tracker.level is Level.CRITICAL
 
 
-def test_start_afresh_forgets_the_timer_not_the_level() -> None:
-    """A new child starts its own sustain time; the level stays for the log."""
+def test_start_afresh_forgets_the_timer_and_the_level() -> None:
+    """A new child: nothing measured, normal, and a sustain time of its own; its first
+    critical value is a transition of its own."""
     tracker = metric(sustain=60)
     tracker.observe(95, 0)
     tracker.start_afresh()
-    assert tracker.level is Level.CRITICAL
-    assert tracker.observe(95, 59) == []
-    assert tracker.observe(95, 118) == []
-    assert isinstance(tracker.observe(95, 119)[-1], SustainedCritical)
+    assert (tracker.level, tracker.value) == (Level.NORMAL, None)
+    [change] = tracker.observe(95, 1)
+    assert (change.old, change.new) == (Level.NORMAL, Level.CRITICAL)
+    assert tracker.observe(95, 60) == []
+    assert isinstance(tracker.observe(95, 61)[-1], SustainedCritical)
+
+
+def test_a_new_childs_first_normal_value_closes_the_old_warning() -> None:
+    """The log said warning for the old child: the new one's normal value says so back."""
+    tracker = metric()
+    tracker.observe(85, 0)
+    tracker.start_afresh()
+    tracker.start_afresh()  # a start that measured nothing: the warning is still open
+    [change] = tracker.observe(50, 1)
+    assert (change.old, change.new, change.message) == (Level.WARNING, Level.NORMAL, "normal 50")
+    assert tracker.observe(50, 2) == []
+
+
+def test_a_fresh_start_after_normal_values_says_nothing_until_a_change() -> None:
+    """Nothing to close, nothing to say: a normal first value is no transition."""
+    tracker = metric()
+    tracker.observe(50, 0)
+    tracker.start_afresh()
+    assert tracker.observe(60, 1) == []
+    assert tracker.value == 60
 
 
 def test_no_sustain_never_trips() -> None:

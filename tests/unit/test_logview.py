@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -158,28 +159,45 @@ def test_render_an_event() -> None:
     )
     entry["ok"] = False
     entry["ids"] = [1]
+    entry["errors"] = ["a b", 'say "x"']
+    entry["where"] = {"path": "/tmp"}
     expected_time = datetime.fromtimestamp(T0 + 0.4674, UTC).strftime("%Y-%m-%d %H:%M:%S.467")
     assert render(entry) == (
-        f'{expected_time} INFO     probe_failed status=503 error="connection refused" '
-        'empty="" ok=false ids=[1]'
+        f'{expected_time} UTC INFO     probe_failed status=503 error="connection refused" '
+        'empty="" ok=false ids=[1] errors=["a b", "say \\"x\\""] where={"path": "/tmp"}'
     )
 
 
 def test_render_shape_and_child_output() -> None:
-    """Lines read 'YYYY-MM-DD HH:MM:SS.mmm LEVEL event ...'; child output '[stream] line'."""
+    """Lines read 'YYYY-MM-DD HH:MM:SS.mmm UTC LEVEL event ...'; child output '[stream] line'."""
     event = json.loads(line(T0, "child_started", pid=7).replace('"info"', '"warning"'))
-    assert render(event).startswith(stamp(T0).replace("T", " ")[:23] + " WARNING  child_started")
+    shown = stamp(T0).replace("T", " ")[:23] + " UTC"
+    assert render(event).startswith(shown + " WARNING  child_started")
     output = render(json.loads(child(T0, "serving on :8000", stream="stderr")))
-    assert output == f"{stamp(T0).replace('T', ' ')[:23]} INFO     [stderr] serving on :8000"
+    assert output == f"{shown} INFO     [stderr] serving on :8000"
     bare = render({"timestamp": "2026-11-26T17:07:52.467446Z", "level": "error", "event": "x"})
-    assert bare == "2026-11-26 17:07:52.467 ERROR    x"
+    assert bare == "2026-11-26 17:07:52.467 UTC ERROR    x"
     assert render("a text line") == "a text line"
 
 
 def test_render_a_time_without_fraction() -> None:
     """A timestamp on a whole second still renders with milliseconds."""
     entry = {"timestamp": "2026-11-26T17:07:52Z", "level": "info", "event": "x"}
-    assert render(entry) == "2026-11-26 17:07:52.000 INFO     x"
+    assert render(entry) == "2026-11-26 17:07:52.000 UTC INFO     x"
+
+
+def test_times_are_utc_and_say_so_whatever_the_local_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The view shows the file's UTC instant, marked; the local zone changes nothing."""
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        entry = {"timestamp": "2026-11-26T17:07:52.5+00:00", "level": "info", "event": "x"}
+        assert render(entry) == "2026-11-26 17:07:52.500 UTC INFO     x"
+        offset = {"timestamp": "2026-11-26T12:07:52-05:00", "level": "info", "event": "x"}
+        assert render(offset) == "2026-11-26 17:07:52.000 UTC INFO     x"
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
 
 
 def scripted(*steps: Callable[[], None] | None) -> Callable[[], bool]:

@@ -223,10 +223,14 @@ def test_a_new_child_starts_with_no_failed_probes() -> None:
     assert value(families, "watchdog_probe_failures_consecutive") == 0
 
 
+RSS = 160_641_843  # 153.2 MiB, rounded down to the byte
+
+
 def resource_sample(**overrides: Any) -> Event:
     fields = {
         "procs": 3,
         "rss_mb": 153.2,
+        "rss_bytes": RSS,
         "memory_percent": 1.87,
         "memory_of": "host",
         "cpu_percent": 12.5,
@@ -241,10 +245,11 @@ def resource_sample(**overrides: Any) -> Event:
 
 
 def test_resource_samples_set_the_gauges() -> None:
-    """Every gauge of a sample, RSS in bytes; a disk no longer sampled disappears."""
+    """Every gauge of a sample, RSS in whole bytes; a disk no longer sampled disappears."""
     metrics = new_metrics()
     families = feed(metrics, resource_sample())
-    assert value(families, "watchdog_child_rss_bytes") == pytest.approx(153.2 * 2**20)
+    assert value(families, "watchdog_child_rss_bytes") == RSS
+    assert f'watchdog_child_rss_bytes{{app="api"}} {RSS}\n' in metrics.render()
     assert value(families, "watchdog_child_memory_percent") == 1.87
     assert value(families, "watchdog_child_cpu_percent") == 12.5
     assert value(families, "watchdog_child_processes") == 3
@@ -273,6 +278,29 @@ def test_level_changes_as_numbers_per_metric() -> None:
     assert value(families, "watchdog_level", metric="disk:/var") == 1
 
 
+def test_every_graded_metric_has_a_level_and_an_unmeasured_one_none() -> None:
+    """A metric that never changed level reads 0 (normal), as the state file has it; one not
+    measured (a new child's, until its first figure) has no sample rather than a stale one."""
+    metrics = new_metrics()
+    families = feed(metrics, event("level_changed", metric="response_time", status="warning"))
+    metrics.show_levels(
+        {
+            "memory": {"level": "normal", "value": 1.2},
+            "response_time": {"level": "warning", "value": 2.5},
+            "host_cpu": {"level": "critical", "value": 99.0},
+        }
+    )
+    families = feed(metrics)
+    assert value(families, "watchdog_level", metric="memory") == 0
+    assert value(families, "watchdog_level", metric="response_time") == 1
+    assert value(families, "watchdog_level", metric="host_cpu") == 2
+    metrics.show_levels({"host_cpu": {"level": "critical", "value": 99.0}})  # a new child
+    families = feed(metrics)
+    assert value(families, "watchdog_level", metric="memory") is None
+    assert value(families, "watchdog_level", metric="response_time") is None
+    assert value(families, "watchdog_level", metric="host_cpu") == 2
+
+
 def test_label_values_are_escaped() -> None:
     """Quotes, backslashes and newlines in a path or the app name survive the round trip."""
     path = 'C:\\odd "dir"\nname'
@@ -287,7 +315,7 @@ def test_malformed_events_are_skipped_never_raised() -> None:
     families = feed(
         metrics,
         resource_sample(),
-        event("resource_sample", rss_mb=None, procs="three", fds=True, disks=["/"]),
+        event("resource_sample", rss_bytes=None, procs="three", fds=True, disks=["/"]),
         event("resource_sample", cpu_percent=float("nan"), disks={"/": None}),
         event("probe_ok"),
         event("probe_failed", consecutive="many", latency="slow"),
@@ -296,7 +324,7 @@ def test_malformed_events_are_skipped_never_raised() -> None:
         event("restart_triggered", reason=None),
         event("child_exited", wall=0.0),
     )
-    assert value(families, "watchdog_child_rss_bytes") == pytest.approx(153.2 * 2**20)
+    assert value(families, "watchdog_child_rss_bytes") == RSS
     assert value(families, "watchdog_child_processes") == 3
     assert value(families, "watchdog_child_cpu_percent") == 12.5
     assert value(families, "watchdog_disk_used_percent", path="/") is None
@@ -311,7 +339,7 @@ def test_huge_and_fractional_values_are_written_as_prometheus_reads_them() -> No
     """Large integers stay exact, fractions keep their digits, infinity reads +Inf."""
     families = feed(
         new_metrics(),
-        resource_sample(rss_mb=2.0**40, memory_percent=1e-7, host_cpu_percent=math.inf),
+        resource_sample(rss_bytes=2**60, memory_percent=1e-7, host_cpu_percent=math.inf),
     )
     assert value(families, "watchdog_child_rss_bytes") == 2.0**60
     assert value(families, "watchdog_child_memory_percent") == 1e-7

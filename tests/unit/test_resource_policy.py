@@ -28,7 +28,13 @@ def config(**resources: object):
 
 
 def sample(
-    at: float, rss: float = 1 * GB, cpu: float = 10.0, disk: float = 50.0, host_memory: float = 40.0
+    at: float,
+    rss: float = 1 * GB,
+    *,
+    cpu: float = 10.0,
+    disk: float = 50.0,
+    host_memory: float = 40.0,
+    host_cpu: float = 20.0,
 ) -> Sample:
     return Sample(
         at=at,
@@ -41,7 +47,7 @@ def sample(
         memory_limit=LIMIT,
         memory_limit_source="host",
         host_memory=host_memory,
-        host_cpu=20.0,
+        host_cpu=host_cpu,
         disks=(DiskUsage("/", disk, 10 * GB),),
     )
 
@@ -105,7 +111,9 @@ def test_old_childs_critical_time_does_not_count_for_the_new_one() -> None:
     policy.restart_requested("operator", 50)
     policy.child_started(51)
     policy.on_probe(ok(52))
-    assert policy.on_sample(sample(71, rss=0.95 * LIMIT)) == []
+    [afresh] = policy.on_sample(sample(71, rss=0.95 * LIMIT))  # its own critical, no restart
+    assert isinstance(afresh, LevelChanged)
+    assert (afresh.old.label, afresh.new.label) == ("normal", "critical")
     assert policy.on_sample(sample(120, rss=0.95 * LIMIT)) == []
 
 
@@ -137,6 +145,52 @@ def test_host_memory_is_context_only() -> None:
     assert [c.metric for c in changes if isinstance(c, LevelChanged)] == ["host_memory"]
     later = [d for at in range(20, 2000, 10) for d in policy.on_sample(sample(at, host_memory=95))]
     assert later == []
+
+
+def host_changes(policy: Policy, at: float, **host: float) -> list[tuple[str, str, bool]]:
+    changes = policy.on_sample(sample(at, **host))
+    return [(c.metric, c.new.label, c.context) for c in changes if isinstance(c, LevelChanged)]
+
+
+def test_the_host_is_graded_by_its_own_thresholds_as_context() -> None:
+    """A busy host is not a sick app: host figures have their own (higher) thresholds, not
+    the app's, and are context (no verdict, no alert) unless resources.host.alert."""
+    policy = running()
+    assert host_changes(policy, 10, host_memory=85.0, host_cpu=92.0) == [
+        ("host_cpu", "warning", True)  # 85 % is warning for the app's memory, not the host's
+    ]
+    assert host_changes(policy, 20, host_memory=95.0, host_cpu=98.0) == [
+        ("host_memory", "critical", True),
+        ("host_cpu", "critical", True),
+    ]
+    own = running(config(host={"cpu": {"warning": 30, "critical": 40}, "alert": True}))
+    assert host_changes(own, 10, host_cpu=35.0) == [("host_cpu", "warning", False)]
+
+
+def test_a_reload_can_make_the_host_count() -> None:
+    """resources.host.alert applies from the next transition after a reload."""
+    policy = running()
+    reloaded = config(host={"alert": True})
+    policy.reconfigure(reloaded.health, reloaded.restart, reloaded.resources)
+    assert host_changes(policy, 10, host_cpu=99.0) == [("host_cpu", "critical", False)]
+
+
+def test_a_new_child_shows_no_level_of_the_old_one() -> None:
+    """A fresh start: the old child's levels and figures are gone, the host's stay."""
+    policy = running(config(response_time={"sustain": "1h"}))
+    policy.on_probe(ok(5, latency=2.5))
+    policy.on_sample(sample(10, rss=0.85 * LIMIT, host_cpu=95.0))
+    rules = policy.resources
+    assert rules is not None
+    assert (rules.response_time.level.label, rules.memory.level.label) == ("warning", "warning")
+    policy.restart_requested("operator", 20)
+    policy.child_started(21)
+    for metric in rules.child_metrics():
+        assert (metric.metric, metric.level.label, metric.value) == (metric.metric, "normal", None)
+    assert (rules.host_cpu.level.label, rules.host_cpu.value) == ("warning", 95.0)
+    policy.on_probe(ok(22))  # its first healthy answer
+    [back] = policy.on_probe(ok(23))
+    assert (back.metric, back.old.label, back.new.label) == ("response_time", "warning", "normal")
 
 
 def test_cpu_is_percent_of_the_machine_unless_per_core() -> None:

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from watchdog.cli import main
-from watchdog.restartlog import RestartRecord, restarts_from_events
+from watchdog.restartlog import RestartRecord, render_list, restarts_from_events
 
 
 def stamp(at: float) -> str:
@@ -67,6 +67,22 @@ def test_an_outage_still_going_or_cut_by_a_new_watchdog_has_no_downtime() -> Non
         ("hung", None, False),
         ("memory", None, False),
     ]
+
+
+def test_the_list_shows_utc_times_marked_whatever_the_local_zone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The same instant as in the log file and the snapshot's name, said to be UTC."""
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    try:
+        record = RestartRecord("2025-03-04T05:06:07.891Z", "restart", "hung", 1, 2.0, False, None)
+        header, row = render_list([record])
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
+    assert header.split() == ["#", "time", "down", "reason", "/", "snapshot"]
+    assert row == "  1  2025-03-04 05:06:07 UTC        2s  hung"
 
 
 @pytest.fixture

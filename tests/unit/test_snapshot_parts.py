@@ -182,3 +182,24 @@ def test_render_snapshot_for_a_person() -> None:
     assert "Last samples (5 of 8):" in text
     assert "timestamp=t7 rss_mb=7" in text
     assert "timestamp=t2" not in text
+
+
+def test_a_snapshot_shows_its_times_in_utc_and_no_placeholder_for_the_unknown() -> None:
+    """The one time convention of every view; a figure not read shows as "-", not "?"."""
+    snapshot = {
+        **SNAPSHOT,
+        "history": [{"timestamp": "2025-03-04T05:06:07+00:00", "rss_mb": 1}],
+    }
+    lines = render_snapshot(snapshot)
+    assert lines[0] == "snapshot of api at 2025-03-04 05:06:07 UTC"
+    text = "\n".join(lines)
+    assert "timestamp=2025-03-04 05:06:07 UTC rss_mb=1" in text
+    [unread] = [line for line in lines if line.lstrip().startswith("101 ")]
+    assert "?" not in unread
+    assert "None" not in unread
+    bare = render_snapshot({})
+    assert bare[:3] == [
+        "snapshot of the app at an unknown time",
+        "reason:  not recorded",
+        "took:    - s, INCOMPLETE",
+    ]

@@ -300,6 +300,10 @@ class Policy:
     def on_exit(self, exit_: ChildExit) -> Respawn | GiveUp:
         return self._crashed(exit_.description, exit_.at)
 
+    def on_crash(self, description: str, at: float) -> Respawn | GiveUp:
+        """The child died by itself at `at`; `description` is its exit, for a person."""
+        return self._crashed(description, at)
+
     def on_failed_start(self, reason: str, now: float) -> Respawn | GiveUp:
         return self._crashed(reason, now)
 

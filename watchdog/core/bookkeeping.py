@@ -1,0 +1,235 @@
+"""What the controller keeps between steps, and the small helpers every step uses.
+
+The steps themselves live in children.py (one child's story), overlap.py (two children
+at once) and requests.py (signals, operator restarts, reloads, the stop); controller.py
+puts them together behind `step`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import TYPE_CHECKING, Any
+
+from watchdog.core.commands import Command, Emit
+from watchdog.core.facts import Exited, Spawned, Stopped
+from watchdog.core.lifecycle import (
+    ALIVE_STATES,
+    SERVING_STATES,
+    ChildState,
+    Lifecycle,
+    Trigger,
+)
+from watchdog.observations import ChildExit
+from watchdog.policy import Decision, GiveUp, Policy, Respawn
+
+if TYPE_CHECKING:
+    from watchdog.config import Config
+
+EXIT_OK = 0
+EXIT_INTERNAL_ERROR = 1
+EXIT_CRASH_LOOP = 3
+
+
+@dataclass(frozen=True, slots=True)
+class FromNow:
+    """A moment `seconds` from the step's `now`: the runtime writes it as wall-clock time,
+    Unix seconds (or ISO 8601 with `iso`), since the controller reads no clock."""
+
+    seconds: float
+    iso: bool = False
+
+
+@dataclass
+class ChildRecord:
+    """One child as the controller knows it."""
+
+    generation: int
+    started_at: float
+    pid: int | None = None
+    started_wall: float | None = None
+    healthy: bool = False
+    exit: ChildExit | None = None
+    exit_text: str | None = None
+    never_started: bool = False  # its command could not be started at all
+
+    @property
+    def dead(self) -> bool:
+        return self.exit is not None
+
+
+class Kill(Enum):
+    """Why the current child is being ended, which says what comes after."""
+
+    RESTART = "restart"  # a new child next (stop_start), or beside it (overlap)
+    FAILED_START = "failed_start"  # counted like a crash: backoff, crash loop
+    OVER_CAP = "over_cap"  # counted like a crash, too
+    CRASH = "crash"  # it died by itself: sweep its orphans, then count it
+    SHUTDOWN = "shutdown"  # the watchdog is stopping
+
+
+@dataclass
+class Plan:
+    kind: Kill
+    reason: str
+    ticket: int | None = None  # the snapshot awaited before acting, if any
+
+
+class ControllerBase:
+    """State and the small helpers every step uses; the steps live in the mixins."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.policy = Policy(config.health, config.restart, config.resources)
+        self.lifecycle = Lifecycle()
+        self.generation = 0
+        self.child: ChildRecord | None = None
+        self.incoming: ChildRecord | None = None  # an overlap's new child
+        self.incoming_cancelled = False  # being stopped: its acceptance no longer counts
+        self.previous_pid: int | None = None
+        self.plan: Plan | None = None
+        self.respawn_at: float | None = None
+        self.down_since: float | None = None
+        self.exit_code: int | None = None  # set once the watchdog is stopping
+        self.restart_awaited = False  # an operator's restart answered "restarting"
+        self.reloading = False
+        self.reload_again = False
+        self.pending_config: Config | None = None  # read, being applied by the runtime
+        self.fallback_reason = ""  # why the overlap's new child is being stopped
+        self.finishing = False
+        self._tickets = 0
+        self._wake: float | None = None
+        self._now = 0.0
+        self._out: list[Command] = []
+
+    @property
+    def state(self) -> ChildState:
+        return self.lifecycle.state
+
+    @property
+    def exiting(self) -> bool:
+        return self.exit_code is not None
+
+    def _fire(self, trigger: Trigger) -> None:
+        self.lifecycle.fire(trigger)
+
+    def _do(self, *commands: Command) -> None:
+        self._out.extend(commands)
+
+    def _emit(
+        self, event: str, /, *, level: str = "info", category: str = "main", **fields: Any
+    ) -> None:
+        self._out.append(Emit(event, level, category, fields))
+
+    def _ticket(self) -> int:
+        self._tickets += 1
+        return self._tickets
+
+    def _current(self, generation: int | None) -> bool:
+        """Whether a fact is about the current child (a stale one is ignored)."""
+        return self.child is not None and generation == self.child.generation
+
+    def _counting(self, generation: int) -> bool:
+        """Whether the current child's probes and samples decide anything now."""
+        return self._current(generation) and self.state in ALIVE_STATES
+
+    def levels(self) -> dict[str, dict[str, Any]]:
+        """Each graded metric's level and last value, for the state file and snapshots."""
+        rules = self.policy.resources
+        if rules is None:
+            return {}
+        metrics = [
+            rules.memory,
+            rules.cpu,
+            rules.response_time,
+            rules.error_rate,
+            rules.host_memory,
+            rules.host_cpu,
+            *rules.disks.values(),
+        ]
+        return {
+            m.metric: {"level": m.level.label, "value": m.value}
+            for m in metrics
+            if m.value is not None
+        }
+
+    def view(self) -> dict[str, Any]:
+        """What only the controller knows, for the state file and systemd's status line."""
+        child, serving = self.child, self.state in ALIVE_STATES | SERVING_STATES
+        pending = self.policy.pending
+        return {
+            "child": {
+                "state": self.state.value,
+                "pid": child.pid if child and serving and not child.dead else None,
+                "healthy": bool(child and child.healthy and serving and not child.dead),
+                "started": child.started_wall if child else None,
+            },
+            "levels": self.levels(),
+            "pending_restart": (
+                {"reason": pending.reason, "at": FromNow(pending.at - self._now)}
+                if pending
+                else None
+            ),
+        }
+
+    def next_deadline(self) -> float | None:
+        deadlines = [self.policy.next_deadline(), self.respawn_at]
+        return min((d for d in deadlines if d is not None), default=None)
+
+    # Steps that one mixin takes and another calls; each is defined by exactly one mixin.
+    def _spawn(self) -> None:
+        raise NotImplementedError
+
+    def _stop_current(self, plan: Plan | None = None) -> None:
+        raise NotImplementedError
+
+    def _crashed(self, child: ChildRecord) -> None:
+        raise NotImplementedError
+
+    def _kill(self, kind: Kill, reason: str) -> None:
+        raise NotImplementedError
+
+    def _account(self, decision: Respawn | GiveUp) -> None:
+        raise NotImplementedError
+
+    def _finish(self) -> None:
+        raise NotImplementedError
+
+    def _restart_outcome(self, outcome: str, **detail: Any) -> None:
+        raise NotImplementedError
+
+    def _begin_overlap(self) -> None:
+        raise NotImplementedError
+
+    def _cancel_incoming(self, reason: str) -> None:
+        raise NotImplementedError
+
+    def _incoming_spawned(self, fact: Spawned) -> None:
+        raise NotImplementedError
+
+    def _incoming_failed(self, error: str) -> None:
+        raise NotImplementedError
+
+    def _incoming_exited(self, fact: Exited) -> None:
+        raise NotImplementedError
+
+    def _incoming_stopped(self, fact: Stopped) -> None:
+        raise NotImplementedError
+
+    def _handed_over(self) -> None:
+        raise NotImplementedError
+
+    def _shutdown(self, code: int) -> None:
+        raise NotImplementedError
+
+    def _stopped_everything(self) -> None:
+        raise NotImplementedError
+
+    def _report_exit(self, child: ChildRecord, **fields: object) -> None:
+        raise NotImplementedError
+
+    def _report_stopped(self, child: ChildRecord, fact: Stopped) -> None:
+        raise NotImplementedError
+
+    def _decide(self, decisions: list[Decision]) -> None:
+        raise NotImplementedError

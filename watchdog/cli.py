@@ -77,7 +77,7 @@ def run(config_path: Path, url: str | None, interval: str | None, max_failures: 
     from watchdog.instancelock import InstanceLock, LockHeldError, lock_path
     from watchdog.logfiles import prepare_log_dir
     from watchdog.logs import LogDirError, open_events
-    from watchdog.supervisor import Supervisor
+    from watchdog.runtime.loop import Runtime
 
     try:
         config = _load(config_path, url, interval, max_failures)
@@ -103,11 +103,11 @@ def run(config_path: Path, url: str | None, interval: str | None, max_failures: 
     def reload_config() -> Config:
         return load(config_path, _overrides(url, interval, max_failures))
 
-    supervisor = Supervisor(config, events, reload_config, open_events, lock=lock)
+    runtime = Runtime(config, events, reload_config, open_events, lock=lock)
     try:
-        code = asyncio.run(supervisor.run())
+        code = asyncio.run(runtime.run())
     finally:
-        supervisor.release_lock()
+        runtime.release_lock()
     sys.exit(code)
 
 

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Callable
 
 from watchdog.child import Child, tree_of
+from watchdog.exitreason import decode_exit
 from watchdog.listener import accepting
 from watchdog.units import format_duration
 
@@ -26,7 +27,8 @@ async def until_accepting(
     deadline = clock() + timeout
     while clock() < deadline:
         if child.exited.done():
-            return f"the new child exited while starting ({child.exited.result().description})"
+            exit_ = child.exited.result()
+            return f"the new child exited while starting ({decode_exit(exit_.code, exit_.signal)})"
         if stopping():
             return "the watchdog is stopping"
         if accepting(tree_of(child.pid), inode):  # a few /proc reads: well under 1 ms

@@ -5,8 +5,6 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from watchdog.exitreason import decode_exit
-
 
 @dataclass(frozen=True, slots=True)
 class ProbeResult:
@@ -34,21 +32,6 @@ class ChildExit:
         if os.WIFSIGNALED(status):
             return cls(pid=pid, code=None, signal=os.WTERMSIG(status), at=at)
         return cls(pid=pid, code=os.waitstatus_to_exitcode(status), signal=None, at=at)
-
-    @property
-    def description(self) -> str:
-        return self.describe()
-
-    def describe(
-        self,
-        sigkilled_by_us: bool = False,
-        oom_kills_before: int | None = None,
-        oom_kills_after: int | None = None,
-    ) -> str:
-        """The exit for a person; a SIGKILL nobody here sent points at the OOM killer."""
-        return decode_exit(
-            self.code, self.signal, sigkilled_by_us, oom_kills_before, oom_kills_after
-        )
 
 
 @dataclass(frozen=True, slots=True)

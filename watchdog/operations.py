@@ -67,6 +67,9 @@ class Operations:
         if self.notifier.ping_interval:
             self._pinger = asyncio.create_task(self._ping_loop(self.notifier.ping_interval))
 
+    def add_output(self, output: Output) -> None:
+        self._outputs.append(output)
+
     def emit(self, name: str, level: str, category: str, fields: Mapping[str, Any]) -> None:
         event = Event(name, level, category, fields, self._clock(), time.time())
         for output in self._outputs:
@@ -74,6 +77,20 @@ class Operations:
                 output.on_event(event)
             except Exception as exc:  # noqa: BLE001 - an output's bug must not stop supervision
                 say(f"watchdog: {type(output).__name__} failed on {name}: {exc!r}")
+        self._tell_systemd(event)
+
+    def _tell_systemd(self, event: Event) -> None:
+        """sd_notify follows the events: READY=1 once healthy, RELOADING=1 and READY=1
+        around a reload, STOPPING=1 once the watchdog stops."""
+        match event.name:
+            case "child_healthy":
+                self.healthy()
+            case "signal_received" if event.fields.get("signal") == "SIGHUP":
+                self.reloading()
+            case "config_reloaded" | "reload_failed" if self._ready_sent:
+                self.notifier.ready()
+            case "watchdog_stopping":
+                self.stopping()
 
     def turn(self, live: Callable[[], Mapping[str, Any]], child_state: str) -> None:
         """A turn of the supervising loop: beat, and bring the state file and status up to date.
@@ -106,15 +123,12 @@ class Operations:
     def _send_ready(self) -> None:
         self._ready_sent = self.notifier.ready()
 
-    def busy_until(self, deadline: float) -> None:
-        self.heartbeat.busy_until(deadline)
-
     def reloading(self) -> None:
         if self._ready_sent:  # before READY=1, systemd is still waiting for the start
             self.notifier.reloading()
 
-    async def reloaded(self, old: Config, new: Config) -> None:
-        """A reload took effect (or failed: then old is new); READY=1 either way."""
+    async def reconfigure(self, old: Config, new: Config) -> None:
+        """A reload took effect: alerts, metrics and the state file follow the new config."""
         if new.alerts != old.alerts or new.app.name != old.app.name:
             try:
                 alerter = Alerter(new.alerts, new.app.name, self._report, self._clock)
@@ -122,7 +136,7 @@ class Operations:
                 self._report("alerts_reload_failed", level="error", error=type(exc).__name__)
             else:
                 previous, self.alerter = self.alerter, alerter
-                self._outputs[1] = alerter
+                self._outputs[self._outputs.index(previous)] = alerter
                 await _quietly(previous.aclose())
         if new.metrics != old.metrics:
             try:
@@ -133,8 +147,6 @@ class Operations:
         if path != self.state.path:
             self.state.path = path
         self._app = new.app.name
-        if self._ready_sent:
-            self.notifier.ready()
 
     def stopping(self) -> None:
         self.notifier.stopping()

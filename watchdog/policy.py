@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from watchdog.config import HealthConfig, RestartConfig
 from watchdog.levels import Level, LevelChanged, SustainedCritical
-from watchdog.observations import ChildExit, ProbeResult, Sample
-from watchdog.resourceconfig import ResourcesConfig
+from watchdog.observations import ProbeResult, Sample
 from watchdog.resourcepolicy import (
     DiskCritical,
     MemoryTrend,
@@ -21,6 +20,10 @@ from watchdog.resourcepolicy import (
     ResourceRules,
 )
 from watchdog.units import format_duration
+
+if TYPE_CHECKING:
+    from watchdog.config import HealthConfig, RestartConfig
+    from watchdog.resourceconfig import ResourcesConfig
 
 PROBES = "probes"
 FORECAST = "forecast"
@@ -296,9 +299,6 @@ class Policy:
         the old child is watched as before, from its own start. The throttle keeps the
         attempt, so a cause that persists is recommended again and retried when it allows."""
         self.started_at = started_at
-
-    def on_exit(self, exit_: ChildExit) -> Respawn | GiveUp:
-        return self._crashed(exit_.description, exit_.at)
 
     def on_crash(self, description: str, at: float) -> Respawn | GiveUp:
         """The child died by itself at `at`; `description` is its exit, for a person."""

@@ -11,6 +11,7 @@ from typing import Any
 from watchdog.cgroup import oom_kill_count
 from watchdog.diagconfig import DiagnosticsConfig
 from watchdog.diagnostics import capture
+from watchdog.exitreason import decode_exit
 from watchdog.observations import ChildExit
 
 TAILS_KEPT = 2  # the current child's and, during an overlap, the one before
@@ -45,7 +46,7 @@ class Postmortem:
         killer did it (the cgroup's oom_kill counter rose since the child started)."""
         before = self._oom_kills.get(generation)
         after = oom_kill_count() if before is not None and not sigkilled_by_us else None
-        return exit_.describe(sigkilled_by_us, before, after)
+        return decode_exit(exit_.code, exit_.signal, sigkilled_by_us, before, after)
 
     async def snapshot(
         self,

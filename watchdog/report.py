@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from watchdog.config import HealthConfig
 from watchdog.levels import Level, LevelChanged
-from watchdog.logs import Events
 from watchdog.observations import ProbeResult, Sample
 from watchdog.resourcepolicy import MemoryTrend
+
+if TYPE_CHECKING:
+    from watchdog.config import HealthConfig
+
+
+class Events(Protocol):
+    """Where events go: the controller's list of commands, or the logs."""
+
+    def __call__(
+        self, event: str, /, *, level: str = ..., category: str = ..., **fields: Any
+    ) -> None: ...
 
 MEMORY = ("memory",)  # events copied to the memory file as well
 LATENCY = ("performance",)  # probe events are health results and latency samples

@@ -8,6 +8,7 @@ from typing import Any
 
 from watchdog import convert
 from watchdog.configreader import Section
+from watchdog.resourcepolicy import RSS_HISTORY_POINTS
 from watchdog.units import format_duration
 
 DURATION = "a positive duration like 30s, 500ms or 5m"
@@ -176,7 +177,6 @@ def parse_resources(section: Section, log_dir: Path, base_dir: Path) -> Resource
     return config
 
 
-RSS_HISTORY_POINTS = 4096  # RSS points kept per trend window, however often it is sampled
 
 
 def _check_trend(section: Section, trend: Section, config: ResourcesConfig) -> None:

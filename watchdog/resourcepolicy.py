@@ -8,12 +8,17 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from watchdog.levels import ErrorRate, Level, LevelChanged, MetricLevel, SustainedCritical
 from watchdog.observations import ProbeResult, Sample
-from watchdog.resourceconfig import RSS_HISTORY_POINTS, ResourcesConfig
 from watchdog.trend import Trend, steady_growth
 from watchdog.units import format_size
+
+if TYPE_CHECKING:
+    from watchdog.resourceconfig import ResourcesConfig
+
+RSS_HISTORY_POINTS = 4096  # RSS points kept per trend window, however often it is sampled
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from watchdog.exitreason import decode_exit
 from watchdog.observations import ChildExit
 
 
@@ -33,7 +34,7 @@ def _status_of(code: str) -> int:
 def test_decode_real_wait_status(code: str, expected: str) -> None:
     """A real child's wait status becomes an exit code or a named signal."""
     exit_ = ChildExit.from_wait_status(123, _status_of(code), at=1.0)
-    assert exit_.description == expected
+    assert decode_exit(exit_.code, exit_.signal) == expected
 
 
 def test_signal_number_kept() -> None:

@@ -296,7 +296,7 @@ class TestCrashBackoff:
         now = 0.0
         for _ in range(5):
             policy.child_started(now)
-            decision = policy.on_exit(crash(now + 0.5))
+            decision = policy.on_crash("exit code 1", now + 0.5)
             assert isinstance(decision, Respawn)
             delays.append(decision.delay)
             now += 0.5 + decision.delay
@@ -305,13 +305,13 @@ class TestCrashBackoff:
     def test_backoff_resets_after_staying_healthy(self) -> None:
         """A child healthy for backoff_reset makes its crash count as a first one."""
         policy = healthy_policy(0)
-        policy.on_exit(crash(10))
+        policy.on_crash("exit code 1", 10)
         policy.child_started(10)
-        policy.on_exit(crash(11))
+        policy.on_crash("exit code 1", 11)
         assert policy.crashes == 2
         policy.child_started(12)
         policy.on_probe(ok(13))
-        decision = policy.on_exit(crash(13 + 60))
+        decision = policy.on_crash("exit code 1", 13 + 60)
         assert isinstance(decision, Respawn)
         assert decision.crashes == 1
         assert decision.delay == 0.0
@@ -319,17 +319,17 @@ class TestCrashBackoff:
     def test_healthy_briefly_does_not_reset(self) -> None:
         """A child healthy for less than backoff_reset keeps the backoff growing."""
         policy = healthy_policy(0)
-        policy.on_exit(crash(1))
+        policy.on_crash("exit code 1", 1)
         policy.child_started(1)
         policy.on_probe(ok(2))
-        decision = policy.on_exit(crash(30))
+        decision = policy.on_crash("exit code 1", 30)
         assert decision == Respawn(1.0, 2, reason="exit code 1")
 
     def test_failed_start_counts_as_a_crash(self) -> None:
         """A child that never became healthy is counted like a crash."""
         policy = Policy(HEALTH, RESTART)
         policy.child_started(0)
-        policy.on_exit(crash(1))
+        policy.on_crash("exit code 1", 1)
         policy.child_started(1)
         decision = policy.on_failed_start("not healthy", 61)
         assert isinstance(decision, Respawn)
@@ -343,7 +343,7 @@ class TestCrashLoop:
         decisions = []
         for minute in range(5):
             policy.child_started(minute * 60)
-            decisions.append(policy.on_exit(crash(minute * 60 + 1)))
+            decisions.append(policy.on_crash("exit code 1", minute * 60 + 1))
         assert all(isinstance(d, Respawn) for d in decisions[:4])
         assert isinstance(decisions[4], GiveUp)
         assert "5 crashes within 10m" in decisions[4].reason
@@ -353,7 +353,7 @@ class TestCrashLoop:
         policy = Policy(HEALTH, RESTART)
         for index in range(20):
             policy.child_started(index * 601)
-            assert isinstance(policy.on_exit(crash(index * 601 + 1)), Respawn)
+            assert isinstance(policy.on_crash("exit code 1", index * 601 + 1), Respawn)
 
     def test_keep_trying_waits_backoff_max(self) -> None:
         """With keep_trying a loop is reported and retried at backoff_max."""
@@ -366,9 +366,9 @@ class TestCrashLoop:
         )
         policy = Policy(HEALTH, restart)
         policy.child_started(0)
-        policy.on_exit(crash(1))
+        policy.on_crash("exit code 1", 1)
         policy.child_started(1)
-        decision = policy.on_exit(crash(2))
+        decision = policy.on_crash("exit code 1", 2)
         assert isinstance(decision, Respawn)
         assert decision.crash_loop
         assert decision.delay == 60.0

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import sys
-import time
 from pathlib import Path
 
 import psutil
@@ -39,18 +38,6 @@ def test_hang_restarted_after_exactly_max_failures(run_watchdog) -> None:
     assert back["pid"] == started["pid"]
     assert 0 < back["downtime"] < 5
     assert pid_gone(healthy["pid"])
-
-
-def test_crash_restarted_with_growing_backoff(run_watchdog) -> None:
-    """A child that keeps crashing is restarted at once, then after 100ms, 200ms, 400ms."""
-    port = free_port()
-    watchdog = run_watchdog(fast_config(port, ["--crash-after", "0.3"]))
-    scheduled = watchdog.wait_for("restart_scheduled", count=4, timeout=15)
-    assert [s["delay"] for s in scheduled] == [0.0, 0.1, 0.2, 0.4]
-    exits = watchdog.events("child_exited")[:4]
-    assert all(e["exit"] == "exit code 1" for e in exits)
-    pids = [e["pid"] for e in watchdog.wait_for("child_started", count=5, timeout=15)]
-    assert len(set(pids)) == 5
 
 
 def test_crash_at_boot_is_a_crash_loop(run_watchdog) -> None:
@@ -111,20 +98,6 @@ def test_command_not_found_is_loud_and_fatal(run_watchdog, tmp_path: Path) -> No
     failures = watchdog.events("spawn_failed")
     assert len(failures) == 2
     assert "command not found" in failures[0]["error"]
-
-
-def test_throttled_restart_is_recommended_then_done(run_watchdog) -> None:
-    """A second restart within min_interval is RESTART_RECOMMENDED, then carried out."""
-    port = free_port()
-    config = fast_config(port, ["--hang-after", "0.3"], restart={"min_interval": "3s"})
-    watchdog = run_watchdog(config)
-    [first, second] = watchdog.wait_for("restart_triggered", count=2, timeout=20)
-    [recommended] = watchdog.events("RESTART_RECOMMENDED")
-    assert recommended["level"] == "warning"
-    assert "consecutive failed probes" in recommended["reason"]
-    assert 0 < recommended["restart_in"] <= 3
-    events = watchdog.events()
-    assert events.index(first) < events.index(recommended) < events.index(second)
 
 
 def test_output_lines_tagged_and_awkward_output_survived(run_watchdog) -> None:
@@ -288,16 +261,3 @@ def test_sigterm_during_a_restart_starts_nothing_new(run_watchdog) -> None:
     assert len(watchdog.events("child_started")) == 1
 
 
-def test_a_burst_of_sigusr1_restarts_once(run_watchdog) -> None:
-    """Restart requests sent before the new child started are served by that one restart."""
-    # The child ignores SIGTERM, so the restart takes stop_timeout (1s): requests spaced
-    # well apart all arrive, one by one, while it is under way.
-    config = fast_config(free_port(), ["--ignore-term"], app={"stop_timeout": "1s"})
-    watchdog = run_watchdog(config)
-    watchdog.wait_for("child_healthy")
-    for _ in range(5):
-        watchdog.send(signal.SIGUSR1)
-        time.sleep(0.1)
-    watchdog.wait_for("child_healthy", count=2)
-    watchdog.wait_for("probe_ok", count=len(watchdog.events("probe_ok")) + 3)
-    assert len(watchdog.events("restart_triggered")) == 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import Callable, Hashable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -12,28 +12,83 @@ import yaml
 
 T = TypeVar("T")
 _SHOWN_LENGTH = 60
+MAX_PROBLEMS = 100  # a file of garbage must not make an error of megabytes
+# A config is a few kilobytes. The limits keep a hostile or mistaken file (a YAML alias
+# "bomb", a log pasted in) from costing minutes and gigabytes, in `check` and on a reload,
+# which reads the file while supervising: PyYAML reads 256 KiB in well under a second.
+MAX_BYTES = 256 * 1024
+MAX_VALUES = 10_000  # keys, values and list items, each alias counted as what it names
+MAX_TEXT = MAX_BYTES  # characters of scalar text, each alias counted as what it names
+
+
+def printable(text: str) -> str:
+    """`text` with lone surrogates escaped, so that it can be written anywhere as UTF-8."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 class ConfigError(Exception):
     """Every problem found in a configuration, one message each."""
 
     def __init__(self, problems: Iterable[str]) -> None:
-        self.problems = tuple(problems)
+        listed = [printable(problem) for problem in problems]
+        if len(listed) > MAX_PROBLEMS:
+            more = len(listed) - MAX_PROBLEMS
+            listed = [*listed[:MAX_PROBLEMS], f"... and {more} more problems"]
+        self.problems = tuple(listed)
         super().__init__("\n".join(self.problems))
 
 
+def _scalar(value: object) -> str:
+    """A scalar as JSON writes it; a number too long to print is described instead."""
+    if isinstance(value, str):
+        return json.dumps(value[: _SHOWN_LENGTH + 1], ensure_ascii=False)
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 128:
+        return f"a {value.bit_length()}-bit number"
+    if value is None or isinstance(value, bool | int | float):
+        return json.dumps(value)
+    return _scalar(str(value))  # a date, bytes: what YAML's other types read as
+
+
+def _pieces(value: object) -> Iterator[str]:
+    """`value` as JSON-like text, piece by piece, so that it can be cut before it is built."""
+    if isinstance(value, dict):
+        yield "{"
+        for index, (key, item) in enumerate(value.items()):
+            yield ", " if index else ""
+            yield _scalar(key if isinstance(key, str) else _scalar(key).strip('"'))
+            yield ": "
+            yield from _pieces(item)
+        yield "}"
+    elif isinstance(value, list | tuple | set | frozenset):
+        yield "["
+        for index, item in enumerate(value):
+            yield ", " if index else ""
+            yield from _pieces(item)
+        yield "]"
+    else:
+        yield _scalar(value)
+
+
 def show(value: object) -> str:
-    """A value as the user wrote it, quoted and shortened for an error message."""
-    try:
-        text = json.dumps(value, ensure_ascii=False, default=str)
-    except (TypeError, ValueError):
-        text = repr(value)
-    return text if len(text) <= _SHOWN_LENGTH else text[: _SHOWN_LENGTH - 3] + "..."
+    """A value as the user wrote it, quoted and shortened for an error message.
+
+    Shortened while it is written: a value built from aliases may expand to gigabytes.
+    """
+    text = ""
+    for piece in _pieces(value):
+        text += piece
+        if len(text) > _SHOWN_LENGTH:
+            return printable(text[: _SHOWN_LENGTH - 3] + "...")
+    return printable(text)
 
 
 def hidden(value: object) -> str:
     """A secret's stand-in in an error message: its shape, never its text."""
-    return f"a {type(value).__name__} of {len(str(value))} characters (not shown: a secret)"
+    if isinstance(value, str):
+        return f"a str of {len(value)} characters (not shown: a secret)"
+    if isinstance(value, list | dict):
+        return f"a {type(value).__name__} of {len(value)} items (not shown: a secret)"
+    return f"a {type(value).__name__} (not shown: a secret)"
 
 
 class Section:
@@ -99,8 +154,60 @@ class Section:
             self._problems.append(f"{self._key_path(str(key))}: unknown key ({hint})")
 
 
+class _TooLargeError(yaml.MarkedYAMLError):
+    """The document, with its aliases expanded, is beyond what any config needs."""
+
+
 class _StrictLoader(yaml.SafeLoader):
-    """A safe loader that rejects duplicate keys, which plain YAML silently overwrites."""
+    """A safe loader that rejects duplicate keys and documents that expand beyond bounds.
+
+    PyYAML shares an alias's node rather than copying it, so nine lines of aliases stand
+    for 10**9 values; anything that walks them (an error message, a converter) would take
+    minutes and gigabytes. Each alias is counted here as the values and text it names.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._values = 0
+        self._text = 0
+        self._weights: dict[str, tuple[int, int]] = {}  # anchor -> (values, text) it names
+
+    def _spend(self, values: int, text: int, mark: yaml.Mark) -> None:
+        self._values += values
+        self._text += text
+        if self._values > MAX_VALUES:
+            beyond = f"more than {MAX_VALUES} values"
+        elif self._text > MAX_TEXT:
+            beyond = f"more than {MAX_TEXT // 1024} KiB of text"
+        else:
+            return
+        problem = f"the document holds {beyond}, counting each YAML alias as what it names"
+        raise _TooLargeError(None, None, problem, mark)
+
+    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            # Unknown (or still being composed, when it names itself): counted once.
+            self._spend(*self._weights.get(event.anchor, (1, 0)), event.start_mark)
+            return super().compose_node(parent, index)
+        before = (self._values, self._text)
+        scalar = len(event.value) if isinstance(event, yaml.ScalarEvent) else 0
+        self._spend(1, scalar, event.start_mark)
+        node = super().compose_node(parent, index)
+        if event.anchor is not None:
+            self._weights[event.anchor] = (self._values - before[0], self._text - before[1])
+        return node
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep=deep)
+        except (ValueError, TypeError, KeyError, AttributeError, OverflowError):
+            # PyYAML's constructors raise these for values that scan but cannot be built;
+            # their messages quote the value, which may be a secret.
+            tag = node.tag.rpartition(":")[2]
+            raise yaml.constructor.ConstructorError(
+                None, None, f"this value cannot be read as a YAML {tag}", node.start_mark
+            ) from None
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: set[object] = set()
@@ -120,20 +227,33 @@ class _StrictLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-def read_yaml(path: Path) -> object:
-    """The document in `path`; ConfigError with a clear message for every way reading fails."""
+def _read_text(path: Path) -> str:
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as file:
+            data = file.read(MAX_BYTES + 1)  # never all of a huge file, nor of /dev/zero
     except FileNotFoundError:
         raise ConfigError([f"{path}: no such file"]) from None
     except IsADirectoryError:
         raise ConfigError([f"{path}: is a directory, expected a YAML file"]) from None
-    except UnicodeDecodeError:
-        raise ConfigError([f"{path}: is not UTF-8 text"]) from None
     except OSError as exc:
         raise ConfigError([f"{path}: cannot be read ({exc.strerror or exc})"]) from None
+    if len(data) > MAX_BYTES:
+        limit = f"{MAX_BYTES // 1024} KiB"
+        raise ConfigError([f"{path}: is larger than {limit}, the most a config file may be"])
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError([f"{path}: is not UTF-8 text"]) from None
+
+
+def read_yaml(path: Path) -> object:
+    """The document in `path`; ConfigError with a clear message for every way reading fails."""
+    text = _read_text(path)
     try:
         document = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+    except _TooLargeError as exc:
+        mark = exc.problem_mark
+        raise ConfigError([f"{path}:{mark.line + 1}:{mark.column + 1}: {exc.problem}"]) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
@@ -143,9 +263,6 @@ def read_yaml(path: Path) -> object:
         raise ConfigError([f"{where}: YAML syntax error: {problem}"]) from None
     except yaml.YAMLError as exc:
         raise ConfigError([f"{path}: YAML error: {exc}"]) from None
-    except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
-        # PyYAML's constructors raise these for values that scan but cannot be built.
-        raise ConfigError([f"{path}: invalid YAML value ({exc})"]) from None
     except RecursionError:
         raise ConfigError([f"{path}: YAML nested too deeply"]) from None
     if document is None:

@@ -1,0 +1,141 @@
+"""A config file of any content is read in bounded time and memory, into a ConfigError at worst."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from watchdog.config import ConfigError, load
+from watchdog.configreader import MAX_BYTES, MAX_PROBLEMS, MAX_VALUES, read_yaml, show
+
+
+def _bomb() -> str:
+    """9 levels of 9 aliases: 9**9 (387 million) strings, in under 400 bytes."""
+    lines = ["a: &a [" + ",".join(['"lol"'] * 9) + "]"]
+    for below, name in zip("abcdefgh", "bcdefghi", strict=True):
+        lines.append(f"{name}: &{name} [" + ",".join([f"*{below}"] * 9) + "]")
+    return "\n".join(lines) + "\n"
+
+
+BOMB = _bomb()
+
+
+def problems_in(path: Path, text: str) -> tuple[str, ...]:
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load(path)
+    return caught.value.problems
+
+
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize(
+    "tail",
+    [
+        "app: {command: [x]}\nhealth: {interval: *i}\n",  # shown in an error message
+        "app: {command: *i}\n",  # walked by a converter
+        "app: {command: [x]}\nunused: *i\n",  # never read at all
+    ],
+)
+def test_an_alias_bomb_is_refused_where_it_is(tmp_path: Path, tail: str) -> None:
+    """A 9**9 alias bomb is one problem naming its line, not minutes and gigabytes."""
+    path = tmp_path / "cfg.yaml"
+    assert len(BOMB) < 400  # as small as the file that showed it
+    problems = problems_in(path, BOMB + tail)
+    assert len(problems) == 1
+    assert problems[0].startswith(f"{path}:")
+    assert f"more than {MAX_VALUES} values, counting each YAML alias as what it names" in (
+        problems[0]
+    )
+
+
+def test_a_modest_alias_expansion_is_refused_too(tmp_path: Path) -> None:
+    """Six levels (531 441 strings) are refused as well, whoever would read them."""
+    text = "".join(BOMB.splitlines(keepends=True)[:6]) + "app: {command: [x]}\n"
+    problems = problems_in(tmp_path / "cfg.yaml", text)
+    assert "counting each YAML alias as what it names" in problems[0]
+
+
+def test_aliases_within_bounds_still_work(tmp_path: Path) -> None:
+    """Anchors and merges as people use them are read as before."""
+    path = tmp_path / "cfg.yaml"
+    path.write_text(
+        "x-pace: &pace {interval: 10s, timeout: 1s}\n"
+        "app: {command: [x]}\nhealth: {<<: *pace}\n",
+        encoding="utf-8",
+    )
+    assert read_yaml(path)["health"] == {"interval": "10s", "timeout": "1s"}
+
+
+def test_one_long_text_repeated_by_aliases_is_refused(tmp_path: Path) -> None:
+    """100 aliases of a 100 kB string are 10 MB of text: refused before anything copies it."""
+    many = ", ".join(["*long"] * 100)
+    text = f"app: {{command: [x]}}\nlong: &long '{'z' * 100_000}'\nmany: [{many}]\n"
+    problems = problems_in(tmp_path / "cfg.yaml", text)
+    assert f"more than {MAX_BYTES // 1024} KiB of text" in problems[0]
+
+
+def test_too_many_values_are_refused(tmp_path: Path) -> None:
+    """A list longer than any config needs is refused at the value past the limit."""
+    items = "".join("  - 1\n" for _ in range(MAX_VALUES))
+    problems = problems_in(tmp_path / "cfg.yaml", f"app: {{command: [x]}}\nx:\n{items}")
+    assert problems[0].startswith(f"{tmp_path / 'cfg.yaml'}:")
+    assert f"more than {MAX_VALUES} values" in problems[0]
+
+
+def test_a_huge_file_is_refused_unread(tmp_path: Path) -> None:
+    """A file over the limit is refused by its size; a 1 GiB (sparse) file is not read through."""
+    path = tmp_path / "cfg.yaml"
+    with path.open("wb") as file:
+        file.write(b"app: {command: [x]}\n# ")
+        file.truncate(1024**3)
+    with pytest.raises(ConfigError) as caught:
+        load(path)
+    assert caught.value.problems == (
+        f"{path}: is larger than {MAX_BYTES // 1024} KiB, the most a config file may be",
+    )
+
+
+def test_a_file_at_the_limit_is_read(tmp_path: Path) -> None:
+    """The limit is on the file's size, not on its comments: a padded valid file is valid."""
+    path = tmp_path / "cfg.yaml"
+    head = "app: {command: [x]}\n# "
+    path.write_text(head + "x" * (MAX_BYTES - len(head)), encoding="utf-8")
+    assert load(path).app.command == ("x",)
+
+
+def test_show_shortens_before_it_serialises() -> None:
+    """An error message shows the start of a value built of aliases, without expanding it."""
+    value: object = "lol"
+    for _ in range(12):  # 9**12 strings if it were written out in full
+        value = [value] * 9
+    shown = show(value)
+    assert shown.startswith("[" * 12 + '"lol", "lol"')
+    assert len(shown) == 60
+    assert shown.endswith("...")
+
+
+def test_show_describes_what_it_cannot_print() -> None:
+    """A number too long to print, a value naming itself, a lone surrogate: all shown safely."""
+    assert show(16**5000) == "a 20001-bit number"
+    itself: list[object] = []
+    itself.append(itself)
+    assert show(itself).startswith("[[[[")
+    assert show("\ud800") == '"\\ud800"'
+    assert show({1: "a", None: "b", False: "c"}) == '{"1": "a", "null": "b", "false": "c"}'
+
+
+def test_problems_are_capped_and_printable() -> None:
+    """Thousands of problems make a bounded error; each line can be written as UTF-8."""
+    error = ConfigError([f"k{i}: unknown key \ud800" for i in range(5000)])
+    assert len(error.problems) == MAX_PROBLEMS + 1
+    assert error.problems[-1] == f"... and {5000 - MAX_PROBLEMS} more problems"
+    assert error.problems[0] == "k0: unknown key \\ud800"
+    str(error).encode("utf-8")
+
+
+def test_a_value_yaml_cannot_build_is_not_quoted(tmp_path: Path) -> None:
+    """A tagged value that cannot be built is named by its place, never quoted: it may be secret."""
+    path = tmp_path / "cfg.yaml"
+    problems = problems_in(path, "app:\n  command: [x]\n  env: {DB_PASSWORD: !!int hunter2}\n")
+    assert problems == (f"{path}:3:22: YAML syntax error: this value cannot be read as a YAML int",)

@@ -134,7 +134,7 @@ def _parse_app(section: Section, base_dir: Path, python: str) -> AppConfig:
         words = tuple(command_words or ())
     if "command" not in section:
         section.missing("command", "the command that starts the API, e.g. [uvicorn, app.main:app]")
-    cwd = section.take("cwd", ".", convert.nonempty_text, "a directory path")
+    cwd = section.take("cwd", base_dir.resolve(), convert.path(base_dir), "a directory path")
     listen = section.take(
         "listen",
         None,
@@ -146,7 +146,7 @@ def _parse_app(section: Section, base_dir: Path, python: str) -> AppConfig:
     return AppConfig(
         name=section.take("name", "api", convert.name, "a name of letters, digits, '_', '.', '-'"),
         command=tuple(word.replace("{python}", python).replace("{fd}", HELD_FD) for word in words),
-        cwd=(base_dir / cwd).resolve(),
+        cwd=cwd,
         env=section.take(
             "env", MappingProxyType({}), convert.env, "a mapping of NAME: string value"
         ),
@@ -232,9 +232,10 @@ def _parse_restart(section: Section) -> RestartConfig:
 
 
 def _parse_logging(section: Section, base_dir: Path) -> LoggingConfig:
-    directory = section.take("dir", "logs", convert.nonempty_text, "a directory path")
     return LoggingConfig(
-        dir=(base_dir / directory).resolve(),
+        dir=section.take(
+            "dir", (base_dir / "logs").resolve(), convert.path(base_dir), "a directory path"
+        ),
         level=section.take("level", "info", convert.choice(*LOG_LEVELS), " or ".join(LOG_LEVELS)),
         max_bytes=section.take(
             "max_bytes", 10 * 1024**2, convert.positive_size, "a size like 10MB"

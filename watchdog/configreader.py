@@ -82,6 +82,12 @@ def show(value: object) -> str:
     return printable(text)
 
 
+def key_label(key: object) -> str:
+    """A key as a key path shows it: as written when plain, else quoted like a value."""
+    plain = isinstance(key, str) and 0 < len(key) <= _SHOWN_LENGTH and key.isprintable()
+    return key if plain and not set(' ."') & set(key) else show(key)  # type: ignore[return-value]
+
+
 def hidden(value: object) -> str:
     """A secret's stand-in in an error message: its shape, never its text."""
     if isinstance(value, str):
@@ -151,7 +157,7 @@ class Section:
             known = sorted(self._used)
             close = difflib.get_close_matches(str(key), known, n=1)
             hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(known)}"
-            self._problems.append(f"{self._key_path(str(key))}: unknown key ({hint})")
+            self._problems.append(f"{self._key_path(key_label(key))}: unknown key ({hint})")
 
 
 class _TooLargeError(yaml.MarkedYAMLError):

@@ -56,8 +56,8 @@ class MetricsConfig:
 
 
 def parse_state(section: Section, log_dir: Path, base_dir: Path) -> StateConfig:
-    directory = section.take("dir", None, convert.optional(convert.nonempty_text), "a directory")
-    return StateConfig(dir=(base_dir / directory).resolve() if directory else log_dir)
+    directory = section.take("dir", None, convert.optional(convert.path(base_dir)), "a directory")
+    return StateConfig(dir=directory or log_dir)
 
 
 def _take_secret(section: Section, key: str, convert_value: Any, expected: str) -> Any:
@@ -153,9 +153,8 @@ def parse_metrics(section: Section, base_dir: Path) -> MetricsConfig:
             "a loopback address (127.0.0.1 or ::1), or metrics.allow_remote: true",
             str(listen),
         )
-    textfile = section.take("textfile", None, convert.optional(convert.nonempty_text), "a path")
     return MetricsConfig(
         listen=listen,
         allow_remote=allow_remote,
-        textfile=(base_dir / textfile).resolve() if textfile else None,
+        textfile=section.take("textfile", None, convert.optional(convert.path(base_dir)), "a path"),
     )

@@ -44,8 +44,8 @@ def test_an_alias_bomb_is_refused_where_it_is(tmp_path: Path, tail: str) -> None
     problems = problems_in(path, BOMB + tail)
     assert len(problems) == 1
     assert problems[0].startswith(f"{path}:")
-    assert f"more than {MAX_VALUES} values, counting each YAML alias as what it names" in (
-        problems[0]
+    assert (
+        f"more than {MAX_VALUES} values, counting each YAML alias as what it names" in (problems[0])
     )
 
 
@@ -60,8 +60,7 @@ def test_aliases_within_bounds_still_work(tmp_path: Path) -> None:
     """Anchors and merges as people use them are read as before."""
     path = tmp_path / "cfg.yaml"
     path.write_text(
-        "x-pace: &pace {interval: 10s, timeout: 1s}\n"
-        "app: {command: [x]}\nhealth: {<<: *pace}\n",
+        "x-pace: &pace {interval: 10s, timeout: 1s}\napp: {command: [x]}\nhealth: {<<: *pace}\n",
         encoding="utf-8",
     )
     assert read_yaml(path)["health"] == {"interval": "10s", "timeout": "1s"}
@@ -139,3 +138,74 @@ def test_a_value_yaml_cannot_build_is_not_quoted(tmp_path: Path) -> None:
     path = tmp_path / "cfg.yaml"
     problems = problems_in(path, "app:\n  command: [x]\n  env: {DB_PASSWORD: !!int hunter2}\n")
     assert problems == (f"{path}:3:22: YAML syntax error: this value cannot be read as a YAML int",)
+
+
+# --- values no path, argument or environment can hold ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            'app:\n  command: [x]\n  cwd: "\\ud800"\n',
+            'app.cwd: expected a directory path, got "\\ud800"',
+        ),
+        ('app: {command: [x]}\nlogging: {dir: "l\\udc00"}\n', "logging.dir: expected a directory"),
+        ('app: {command: [x]}\nstate: {dir: "\\ud800"}\n', "state.dir: expected a directory"),
+        ('app: {command: [x]}\nmetrics: {textfile: "\\ud800"}\n', "metrics.textfile: expected"),
+        (
+            'app: {command: [x]}\nresources: {disk: {paths: [/, "\\ud800"]}}\n',
+            "resources.disk.paths: expected a list of directory paths",
+        ),
+        (
+            'app: {command: [x]}\ndiagnostics: {directory: "\\ud800"}\n',
+            "diagnostics.directory: expected a directory path",
+        ),
+        (
+            'app: {command: [x]}\ndiagnostics: {py_spy: "/\\ud800"}\n',
+            "diagnostics.py_spy: expected",
+        ),
+        ('app: {command: [x, "\\ud800"]}\n', "app.command: expected a list of arguments"),
+        ('app: {command: "x \\ud800"}\n', "app.command: expected a list of arguments"),
+        (
+            'app: {command: "x\\ud800", shell: true}\n',
+            "app.command: expected a command line string",
+        ),
+        ('app: {command: [x], name: "\\ud800"}\n', "app.name: expected a name"),
+        ('app: {command: [x], listen: "unix:/\\ud800"}\n', "app.listen: expected an address"),
+        ('app: {command: [x]}\nhealth: {url: "http://h/\\ud800"}\n', "health.url: expected"),
+        ('app: {command: [x]}\nhealth: {"\\ud800\\n": 1}\n', 'health."\\ud800\\n": unknown key'),
+    ],
+)
+def test_a_lone_surrogate_is_a_config_error(tmp_path: Path, text: str, message: str) -> None:
+    """YAML can write "\\ud800", which no path or argument can hold: named, never a traceback."""
+    problems = problems_in(tmp_path / "cfg.yaml", text)
+    assert any(problem.startswith(message) for problem in problems), problems
+    assert all("\n" not in problem for problem in problems)
+    "\n".join(problems).encode("utf-8")
+
+
+def test_a_symlink_loop_is_a_config_error(tmp_path: Path) -> None:
+    """A directory path that loops on itself is named, not a RuntimeError from pathlib."""
+    (tmp_path / "one").symlink_to(tmp_path / "two")
+    (tmp_path / "two").symlink_to(tmp_path / "one")
+    problems = problems_in(tmp_path / "cfg.yaml", "app: {command: [x], cwd: one/sub}\n")
+    assert problems == ('app.cwd: expected a directory path, got "one/sub"',)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("health: {max_failures: 0x%s}", "health.max_failures: expected a whole number"),
+        ("logging: {max_bytes: 0x%s}", "logging.max_bytes: expected a size"),
+        ("logging: {backup_count: 0x%s}", "logging.backup_count: expected a whole number"),
+    ],
+)
+def test_a_number_too_long_to_print_is_a_config_error(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    """A hexadecimal number of 16 000 bits is refused: nothing could print or use it."""
+    problems = problems_in(tmp_path / "cfg.yaml", "app: {command: [x]}\n" + text % ("f" * 4000))
+    assert len(problems) == 1
+    assert problems[0].startswith(message)
+    assert problems[0].endswith("got a 16000-bit number")

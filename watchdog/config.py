@@ -8,13 +8,13 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any
 
 from watchdog import convert
+from watchdog.appconfig import AppConfig, parse_app
 from watchdog.configreader import ConfigError, Section, apply_overrides, read_yaml, show
 from watchdog.diagconfig import DiagnosticsConfig, parse_diagnostics
-from watchdog.listener import ListenSpec, listen_spec
+from watchdog.listener import ListenSpec
 from watchdog.opsconfig import (
     AlertsConfig,
     ListenAddress,
@@ -27,24 +27,11 @@ from watchdog.opsconfig import (
 from watchdog.resourceconfig import ResourcesConfig, parse_resources
 from watchdog.units import format_duration, format_size
 
-__all__ = ["Config", "ConfigError", "effective", "load", "parse"]
+__all__ = ["AppConfig", "Config", "ConfigError", "effective", "load", "parse"]
 
 
 def _duration() -> Any:
     return field(metadata={"duration": True})
-
-
-@dataclass(frozen=True, slots=True)
-class AppConfig:
-    name: str
-    command: tuple[str, ...]
-    cwd: Path
-    env: Mapping[str, str]
-    shell: bool
-    stop_signal: signal.Signals
-    stop_timeout: float = _duration()
-    listen: ListenSpec | None = None  # held by the watchdog and passed to every child
-    listen_backlog: int = 2048
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,50 +103,7 @@ CRASH_LOOP_ACTIONS = ("exit", "keep_trying")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 LOG_FORMATS = ("json", "logfmt")
 RESTART_STRATEGIES = ("stop_start", "overlap")
-HELD_FD = "3"  # what {fd} in the command stands for: where the held socket is passed
 DURATION = "a positive duration like 30s, 500ms or 5m"
-
-
-def _parse_app(section: Section, base_dir: Path, python: str) -> AppConfig:
-    shell = section.take("shell", False, convert.flag, "true or false")
-    if shell:
-        command = section.take(
-            "command", None, convert.nonempty_text, "a command line string (shell: true)"
-        )
-        words = ("/bin/sh", "-c", command or "")
-    else:
-        command_words = section.take(
-            "command", None, convert.command_words, "a list of arguments or a command line string"
-        )
-        words = tuple(command_words or ())
-    if "command" not in section:
-        section.missing("command", "the command that starts the API, e.g. [uvicorn, app.main:app]")
-    cwd = section.take("cwd", base_dir.resolve(), convert.path(base_dir), "a directory path")
-    listen = section.take(
-        "listen",
-        None,
-        convert.optional(listen_spec),
-        "an address like 127.0.0.1:8000 or [::1]:8000, unix:/path/to.sock, or systemd",
-    )
-    if listen is None and any("{fd}" in word for word in words):
-        section.problem("command", "app.listen to be set when the command uses {fd}", show(words))
-    return AppConfig(
-        name=section.take("name", "api", convert.name, "a name of letters, digits, '_', '.', '-'"),
-        command=tuple(word.replace("{python}", python).replace("{fd}", HELD_FD) for word in words),
-        cwd=cwd,
-        env=section.take(
-            "env", MappingProxyType({}), convert.env, "a mapping of NAME: string value"
-        ),
-        shell=shell,
-        stop_signal=section.take(
-            "stop_signal", signal.SIGTERM, convert.signal_name, "a signal name like TERM"
-        ),
-        stop_timeout=section.take("stop_timeout", 10.0, convert.positive_duration, DURATION),
-        listen=listen,
-        listen_backlog=section.take(
-            "listen_backlog", 2048, convert.whole(1), "a whole number of at least 1"
-        ),
-    )
 
 
 def _parse_health(section: Section) -> HealthConfig:
@@ -261,7 +205,7 @@ def parse(raw: object, base_dir: Path, python: str = sys.executable) -> Config:
     sections = {name: root.section(name) for name in SECTIONS}
     logging = _parse_logging(sections["logging"], base_dir)
     config = Config(
-        app=_parse_app(sections["app"], base_dir, python),
+        app=parse_app(sections["app"], base_dir, python),
         health=_parse_health(sections["health"]),
         restart=_parse_restart(sections["restart"]),
         logging=logging,

@@ -9,7 +9,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from watchdog import convert
-from watchdog.configreader import Section, show
+from watchdog.configreader import Section, hidden, show
 from watchdog.listener import ListenSpec, listen_spec
 
 HELD_FD = "3"  # what {fd} in the command stands for: where the held socket is passed
@@ -21,7 +21,7 @@ class AppConfig:
     name: str
     command: tuple[str, ...]
     cwd: Path
-    env: Mapping[str, str]
+    env: Mapping[str, str] = field(metadata={"secret": True})  # passwords go here
     shell: bool
     stop_signal: signal.Signals
     stop_timeout: float = field(metadata={"duration": True})
@@ -56,9 +56,7 @@ def parse_app(section: Section, base_dir: Path, python: str) -> AppConfig:
         name=section.take("name", "api", convert.name, "a name of letters, digits, '_', '.', '-'"),
         command=tuple(word.replace("{python}", python).replace("{fd}", HELD_FD) for word in words),
         cwd=cwd,
-        env=section.take(
-            "env", MappingProxyType({}), convert.env, "a mapping of NAME: string value"
-        ),
+        env=_parse_env(section),
         shell=shell,
         stop_signal=section.take(
             "stop_signal", signal.SIGTERM, convert.signal_name, "a signal name like TERM"
@@ -69,3 +67,24 @@ def parse_app(section: Section, base_dir: Path, python: str) -> AppConfig:
             "listen_backlog", 2048, convert.whole(1), "a whole number of at least 1"
         ),
     )
+
+
+def _parse_env(app: Section) -> Mapping[str, str]:
+    """app.env, each problem named by its variable: values are secrets, never shown."""
+    env = app.section("env", secret=True)
+    values: dict[str, str] = {}
+    for name, value in env.entries():
+        if not isinstance(name, str) or not convert.env_name(name):
+            app.problem("env", "variable names without '=' or NUL", show(name))
+            continue
+        try:
+            values[name] = convert.env_value(value)
+        except ValueError:
+            expected = "a string or number value"
+            if isinstance(value, bool):  # YAML reads a bare yes, no, on, true as a boolean
+                expected += " (quote true, yes or on to pass it as text)"
+            elif isinstance(value, str):
+                expected = "text without NUL or a lone surrogate"
+            env.problem(name, expected, hidden(value))
+    env.finish()
+    return MappingProxyType(values)

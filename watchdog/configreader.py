@@ -93,7 +93,8 @@ def hidden(value: object) -> str:
     if isinstance(value, str):
         return f"a str of {len(value)} characters (not shown: a secret)"
     if isinstance(value, list | dict):
-        return f"a {type(value).__name__} of {len(value)} items (not shown: a secret)"
+        kind, count = "list" if isinstance(value, list) else "mapping", len(value)
+        return f"a {kind} of {count} item{'' if count == 1 else 's'} (not shown: a secret)"
     return f"a {type(value).__name__} (not shown: a secret)"
 
 
@@ -106,6 +107,7 @@ class Section:
         self._path = path
         self._problems = problems
         self._used: set[str] = set()
+        self._used_all = False
         self._invalid: set[str] = set()
         if raw is None:
             raw = {}
@@ -133,6 +135,11 @@ class Section:
             self.problem(key, expected, show(value))
             return default
 
+    def entries(self) -> list[tuple[object, object]]:
+        """Every key and value as written, for a mapping whose keys are the user's own."""
+        self._used_all = True
+        return list(self._raw.items())
+
     def section(self, key: str, *, secret: bool = False) -> Section:
         """A nested mapping; `secret`: a wrong value there is described, never shown."""
         self._used.add(key)
@@ -152,7 +159,7 @@ class Section:
     def finish(self) -> None:
         """Record every key that no reader asked for: a typo must not fall back to a default."""
         for key in self._raw:
-            if key in self._used:
+            if key in self._used or self._used_all:
                 continue
             known = sorted(self._used)
             close = difflib.get_close_matches(str(key), known, n=1)

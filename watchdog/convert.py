@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import shlex
 import signal
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -103,20 +102,19 @@ def statuses(value: object) -> tuple[int, ...]:
     return tuple(items)
 
 
-def env(value: object) -> Mapping[str, str]:
-    if not isinstance(value, dict):
+def env_name(name: str) -> bool:
+    """Whether `name` can be an environment variable's name."""
+    try:
+        return bool(name) and "=" not in name and encodable_text(name) == name
+    except ValueError:
+        return False
+
+
+def env_value(value: object) -> str:
+    # A bare yes/no/true in YAML is a boolean; refusing it avoids guessing its spelling.
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise ValueError
-    env: dict[str, str] = {}
-    for key, item in value.items():
-        # A bare yes/no/true in YAML is a boolean; refusing it avoids guessing its spelling.
-        if not isinstance(key, str) or not key or "=" in key or isinstance(item, bool):
-            raise ValueError
-        if not isinstance(item, str | int | float):
-            raise ValueError
-        env[key] = str(item)
-        if "\0" in key or "\0" in env[key]:
-            raise ValueError
-    return MappingProxyType(env)
+    return encodable_text(str(value))
 
 
 def signal_name(value: object) -> signal.Signals:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import signal
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -12,6 +12,9 @@ from watchdog import convert
 from watchdog.configreader import Section, hidden, show
 from watchdog.listener import ListenSpec, listen_spec
 
+# (key, expected, got) for a setting that cannot work on this host, e.g. a missing cwd.
+HostProblem = tuple[str, str, str]
+HostCheck = Callable[["AppConfig"], list[HostProblem]]
 HELD_FD = "3"  # what {fd} in the command stands for: where the held socket is passed
 DURATION = "a positive duration like 30s, 500ms or 5m"
 
@@ -29,7 +32,10 @@ class AppConfig:
     listen_backlog: int = 2048
 
 
-def parse_app(section: Section, base_dir: Path, python: str) -> AppConfig:
+def parse_app(
+    section: Section, base_dir: Path, python: str, host_check: HostCheck | None = None
+) -> AppConfig:
+    """The app section; `host_check`, when given, says what would stop it starting here."""
     shell = section.take("shell", False, convert.flag, "true or false")
     if shell:
         command = section.take(
@@ -52,11 +58,12 @@ def parse_app(section: Section, base_dir: Path, python: str) -> AppConfig:
     )
     if listen is None and any("{fd}" in word for word in words):
         section.problem("command", "app.listen to be set when the command uses {fd}", show(words))
-    return AppConfig(
+    env = _parse_env(section)
+    app = AppConfig(
         name=section.take("name", "api", convert.name, "a name of letters, digits, '_', '.', '-'"),
         command=tuple(word.replace("{python}", python).replace("{fd}", HELD_FD) for word in words),
         cwd=cwd,
-        env=_parse_env(section),
+        env=env or MappingProxyType({}),
         shell=shell,
         stop_signal=section.take(
             "stop_signal", signal.SIGTERM, convert.signal_name, "a signal name like TERM"
@@ -67,10 +74,19 @@ def parse_app(section: Section, base_dir: Path, python: str) -> AppConfig:
             "listen_backlog", 2048, convert.whole(1), "a whole number of at least 1"
         ),
     )
+    # Only what was read right can be looked for: a bad cwd or PATH would mislead.
+    readable = "command" in section and env is not None
+    if host_check and readable and section.valid("shell", "command", "cwd"):
+        for key, expected, got in host_check(app):
+            section.problem(key, expected, got)
+    return app
 
 
-def _parse_env(app: Section) -> Mapping[str, str]:
-    """app.env, each problem named by its variable: values are secrets, never shown."""
+def _parse_env(app: Section) -> Mapping[str, str] | None:
+    """app.env, each problem named by its variable: values are secrets, never shown.
+
+    None when it has a problem.
+    """
     env = app.section("env", secret=True)
     values: dict[str, str] = {}
     for name, value in env.entries():
@@ -87,4 +103,4 @@ def _parse_env(app: Section) -> Mapping[str, str]:
                 expected = "text without NUL or a lone surrogate"
             env.problem(name, expected, hidden(value))
     env.finish()
-    return MappingProxyType(values)
+    return MappingProxyType(values) if env.clean and app.valid("env") else None

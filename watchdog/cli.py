@@ -45,10 +45,16 @@ def _overrides(
 
 
 def _load(
-    config_path: Path, url: str | None, interval: str | None, max_failures: int | None
+    config_path: Path,
+    url: str | None,
+    interval: str | None,
+    max_failures: int | None,
+    *,
+    check_host: bool = False,
 ) -> Config:
+    """The config, or exit 2 listing its problems; `check_host` as for `load`."""
     try:
-        return load(config_path, _overrides(url, interval, max_failures))
+        return load(config_path, _overrides(url, interval, max_failures), check_host=check_host)
     except ConfigError as exc:
         click.echo(f"watchdog: invalid config {config_path}:", err=True)
         for problem in exc.problems:
@@ -79,7 +85,7 @@ def run(config_path: Path, url: str | None, interval: str | None, max_failures: 
     from watchdog.supervisor import Supervisor
 
     try:
-        config = _load(config_path, url, interval, max_failures)
+        config = _load(config_path, url, interval, max_failures, check_host=True)
         events = open_events(config)
         prepare_log_dir(config.state.dir, "state.dir")
     except LogDirError as exc:
@@ -91,7 +97,7 @@ def run(config_path: Path, url: str | None, interval: str | None, max_failures: 
         raise
 
     def reload_config() -> Config:
-        return load(config_path, _overrides(url, interval, max_failures))
+        return load(config_path, _overrides(url, interval, max_failures), check_host=True)
 
     supervisor = Supervisor(config, events, reload_config, open_events)
     sys.exit(asyncio.run(supervisor.run()))
@@ -108,7 +114,7 @@ def check(
 
     from watchdog.config import effective
 
-    config = _load(config_path, url, interval, max_failures)
+    config = _load(config_path, url, interval, max_failures, check_host=True)
     click.echo(f"# {config_path}: valid")
     click.echo(yaml.safe_dump(effective(config), sort_keys=False), nl=False)
 

@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from watchdog import convert
-from watchdog.appconfig import AppConfig, parse_app
+from watchdog.appconfig import AppConfig, HostCheck, parse_app
 from watchdog.configreader import ConfigError, Section, apply_overrides, read_yaml, show
 from watchdog.diagconfig import DiagnosticsConfig, parse_diagnostics
+from watchdog.hostcheck import app_problems
 from watchdog.listener import ListenSpec
 from watchdog.opsconfig import (
     AlertsConfig,
@@ -196,8 +197,16 @@ def _parse_logging(section: Section, base_dir: Path) -> LoggingConfig:
     )
 
 
-def parse(raw: object, base_dir: Path, python: str = sys.executable) -> Config:
-    """Validate a loaded YAML document; raise ConfigError listing every problem found."""
+def parse(
+    raw: object,
+    base_dir: Path,
+    python: str = sys.executable,
+    host_check: HostCheck | None = None,
+) -> Config:
+    """Validate a loaded YAML document; raise ConfigError listing every problem found.
+
+    `host_check` adds what would stop the app from starting on this host (hostcheck.py).
+    """
     problems: list[str] = []
     if not isinstance(raw, dict):
         raise ConfigError([f"expected a mapping of sections at the top level, got {show(raw)}"])
@@ -205,7 +214,7 @@ def parse(raw: object, base_dir: Path, python: str = sys.executable) -> Config:
     sections = {name: root.section(name) for name in SECTIONS}
     logging = _parse_logging(sections["logging"], base_dir)
     config = Config(
-        app=parse_app(sections["app"], base_dir, python),
+        app=parse_app(sections["app"], base_dir, python, host_check),
         health=_parse_health(sections["health"]),
         restart=_parse_restart(sections["restart"]),
         logging=logging,
@@ -262,7 +271,17 @@ def _redacted(secret: Any) -> Any:
     return REDACTED if secret else secret
 
 
-def load(path: Path, overrides: Mapping[str, Mapping[str, object]] | None = None) -> Config:
-    """Read, override and validate a config file; relative paths resolve against its folder."""
+def load(
+    path: Path,
+    overrides: Mapping[str, Mapping[str, object]] | None = None,
+    *,
+    check_host: bool = False,
+) -> Config:
+    """Read, override and validate a config file; relative paths resolve against its folder.
+
+    `check_host`: also what would stop the app from starting here (a missing app.cwd, a
+    command not found), for `check`, `run` and a reload.
+    """
     document = apply_overrides(read_yaml(path), overrides or {})
-    return parse(document, base_dir=path.resolve().parent)
+    host_check = app_problems if check_host else None
+    return parse(document, base_dir=path.resolve().parent, host_check=host_check)

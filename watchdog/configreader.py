@@ -38,47 +38,47 @@ class ConfigError(Exception):
         super().__init__("\n".join(self.problems))
 
 
-def _scalar(value: object) -> str:
+def _scalar(value: object, limit: int) -> str:
     """A scalar as JSON writes it; a number too long to print is described instead."""
     if isinstance(value, str):
-        return json.dumps(value[: _SHOWN_LENGTH + 1], ensure_ascii=False)
+        return json.dumps(value[: limit + 1], ensure_ascii=False)
     if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 128:
         return f"a {value.bit_length()}-bit number"
     if value is None or isinstance(value, bool | int | float):
         return json.dumps(value)
-    return _scalar(str(value))  # a date, bytes: what YAML's other types read as
+    return _scalar(str(value), limit)  # a date, bytes: what YAML's other types read as
 
 
-def _pieces(value: object) -> Iterator[str]:
+def _pieces(value: object, limit: int) -> Iterator[str]:
     """`value` as JSON-like text, piece by piece, so that it can be cut before it is built."""
     if isinstance(value, dict):
         yield "{"
         for index, (key, item) in enumerate(value.items()):
             yield ", " if index else ""
-            yield _scalar(key if isinstance(key, str) else _scalar(key).strip('"'))
+            yield _scalar(key if isinstance(key, str) else _scalar(key, limit).strip('"'), limit)
             yield ": "
-            yield from _pieces(item)
+            yield from _pieces(item, limit)
         yield "}"
     elif isinstance(value, list | tuple | set | frozenset):
         yield "["
         for index, item in enumerate(value):
             yield ", " if index else ""
-            yield from _pieces(item)
+            yield from _pieces(item, limit)
         yield "]"
     else:
-        yield _scalar(value)
+        yield _scalar(value, limit)
 
 
-def show(value: object) -> str:
+def show(value: object, limit: int = _SHOWN_LENGTH) -> str:
     """A value as the user wrote it, quoted and shortened for an error message.
 
     Shortened while it is written: a value built from aliases may expand to gigabytes.
     """
     text = ""
-    for piece in _pieces(value):
+    for piece in _pieces(value, limit):
         text += piece
-        if len(text) > _SHOWN_LENGTH:
-            return printable(text[: _SHOWN_LENGTH - 3] + "...")
+        if len(text) > limit:
+            return printable(text[: limit - 3] + "...")
     return printable(text)
 
 
@@ -109,11 +109,13 @@ class Section:
         self._used: set[str] = set()
         self._used_all = False
         self._invalid: set[str] = set()
+        self.clean = True  # no problem found here yet
         if raw is None:
             raw = {}
         if not isinstance(raw, dict):
             shown = hidden(raw) if secret else show(raw)
             problems.append(f"{path}: expected a mapping of settings, got {shown}")
+            self.clean = False
             raw = {}
         self._raw: dict[Any, Any] = raw
 
@@ -151,10 +153,14 @@ class Section:
 
     def problem(self, key: str, expected: str, got: str) -> None:
         self._invalid.add(key)
-        self._problems.append(f"{self._key_path(key)}: expected {expected}, got {got}")
+        self._add(f"{self._key_path(key)}: expected {expected}, got {got}")
+
+    def _add(self, problem: str) -> None:
+        self.clean = False
+        self._problems.append(problem)
 
     def missing(self, key: str, expected: str) -> None:
-        self._problems.append(f"{self._key_path(key)}: required, {expected}")
+        self._add(f"{self._key_path(key)}: required, {expected}")
 
     def finish(self) -> None:
         """Record every key that no reader asked for: a typo must not fall back to a default."""
@@ -164,7 +170,7 @@ class Section:
             known = sorted(self._used)
             close = difflib.get_close_matches(str(key), known, n=1)
             hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(known)}"
-            self._problems.append(f"{self._key_path(key_label(key))}: unknown key ({hint})")
+            self._add(f"{self._key_path(key_label(key))}: unknown key ({hint})")
 
 
 class _TooLargeError(yaml.MarkedYAMLError):

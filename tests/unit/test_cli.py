@@ -10,6 +10,8 @@ from click.testing import CliRunner
 from watchdog.cli import main
 from watchdog.signals import HANDLED_SIGNALS
 
+RUNNABLE = "app: {command: ['{python}', -c, pass]}\n"  # passes the check of app.command
+
 
 def _blocked() -> set[int]:
     return set(signal.pthread_sigmask(signal.SIG_BLOCK, []))
@@ -29,7 +31,7 @@ def test_unwritable_log_dir_exits_2_and_releases(tmp_path: Path) -> None:
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("")
     config = tmp_path / "watchdog.yaml"
-    config.write_text(f"app: {{command: [x]}}\nlogging: {{dir: {blocker}/logs}}\n")
+    config.write_text(f"{RUNNABLE}logging: {{dir: {blocker}/logs}}\n")
     result = CliRunner().invoke(main, ["run", "--config", str(config)])
     assert result.exit_code == 2
     assert "logging.dir: cannot write to" in result.stderr
@@ -41,7 +43,7 @@ def test_log_file_that_cannot_be_opened_exits_2(tmp_path: Path) -> None:
     logs = tmp_path / "logs"
     (logs / "api_health.log").mkdir(parents=True)
     config = tmp_path / "watchdog.yaml"
-    config.write_text("app: {command: [x]}\n")
+    config.write_text(RUNNABLE)
     result = CliRunner().invoke(main, ["run", "--config", str(config)])
     assert result.exit_code == 2
     assert "cannot open" in result.stderr

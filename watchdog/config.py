@@ -12,7 +12,14 @@ from typing import Any
 
 from watchdog import convert
 from watchdog.appconfig import AppConfig, HostCheck, parse_app
-from watchdog.configreader import ConfigError, Section, apply_overrides, read_yaml, show
+from watchdog.configreader import (
+    ConfigError,
+    Section,
+    apply_overrides,
+    overridden,
+    read_yaml,
+    show,
+)
 from watchdog.diagconfig import DiagnosticsConfig, parse_diagnostics
 from watchdog.hostcheck import app_problems
 from watchdog.listener import ListenSpec
@@ -126,7 +133,7 @@ def _parse_health(section: Section) -> HealthConfig:
     if section.valid("timeout", "interval") and health.timeout >= health.interval:
         section.problem(
             "timeout",
-            f"less than health.interval ({format_duration(health.interval)}),"
+            f"less than {section.name_of('interval')} ({format_duration(health.interval)}),"
             " so probes never overlap",
             format_duration(health.timeout) + ("" if "timeout" in section else " (the default)"),
         )
@@ -202,15 +209,17 @@ def parse(
     base_dir: Path,
     python: str = sys.executable,
     host_check: HostCheck | None = None,
+    flags: Mapping[str, str] | None = None,
 ) -> Config:
     """Validate a loaded YAML document; raise ConfigError listing every problem found.
 
-    `host_check` adds what would stop the app from starting on this host (hostcheck.py).
+    `host_check` adds what would stop the app from starting on this host (hostcheck.py);
+    `flags` names the command-line flag that set a key (key path -> flag), for its errors.
     """
     problems: list[str] = []
     if not isinstance(raw, dict):
         raise ConfigError([f"expected a mapping of sections at the top level, got {show(raw)}"])
-    root = Section(raw, "", problems)
+    root = Section(raw, "", problems, flags=flags)
     sections = {name: root.section(name) for name in SECTIONS}
     logging = _parse_logging(sections["logging"], base_dir)
     config = Config(
@@ -275,13 +284,17 @@ def load(
     path: Path,
     overrides: Mapping[str, Mapping[str, object]] | None = None,
     *,
+    flags: Mapping[str, str] | None = None,
     check_host: bool = False,
 ) -> Config:
     """Read, override and validate a config file; relative paths resolve against its folder.
 
+    `flags`: the flag of each override (key path -> flag), named in its errors.
     `check_host`: also what would stop the app from starting here (a missing app.cwd, a
     command not found), for `check`, `run` and a reload.
     """
-    document = apply_overrides(read_yaml(path), overrides or {})
+    written = read_yaml(path)
+    document = apply_overrides(written, overrides or {})
+    given = overridden(written, overrides or {}, flags or {})
     host_check = app_problems if check_host else None
-    return parse(document, base_dir=path.resolve().parent, host_check=host_check)
+    return parse(document, path.resolve().parent, host_check=host_check, flags=given)

@@ -102,10 +102,17 @@ class Section:
     """One mapping of the config; records problems instead of stopping at the first."""
 
     def __init__(
-        self, raw: object, path: str, problems: list[str], *, secret: bool = False
+        self,
+        raw: object,
+        path: str,
+        problems: list[str],
+        *,
+        secret: bool = False,
+        flags: Mapping[str, str] | None = None,
     ) -> None:
         self._path = path
         self._problems = problems
+        self._flags = flags or {}  # key path -> the command-line flag that gave its value
         self._used: set[str] = set()
         self._used_all = False
         self._invalid: set[str] = set()
@@ -121,6 +128,14 @@ class Section:
 
     def _key_path(self, key: str) -> str:
         return f"{self._path}.{key}" if self._path else key
+
+    def name_of(self, key: str) -> str:
+        """What the user typed to set `key`: its flag (e.g. --interval), or its key path."""
+        return self._flags.get(self._key_path(key), self._key_path(key))
+
+    def _where(self, key: str) -> str:
+        path = self._key_path(key)
+        return f"{self._flags[path]} ({path})" if path in self._flags else path
 
     def __contains__(self, key: str) -> bool:
         return key in self._raw
@@ -145,7 +160,8 @@ class Section:
     def section(self, key: str, *, secret: bool = False) -> Section:
         """A nested mapping; `secret`: a wrong value there is described, never shown."""
         self._used.add(key)
-        return Section(self._raw.get(key), self._key_path(key), self._problems, secret=secret)
+        raw, path = self._raw.get(key), self._key_path(key)
+        return Section(raw, path, self._problems, secret=secret, flags=self._flags)
 
     def valid(self, *keys: str) -> bool:
         """Whether none of `keys` had a problem, so a check across them means something."""
@@ -153,7 +169,7 @@ class Section:
 
     def problem(self, key: str, expected: str, got: str) -> None:
         self._invalid.add(key)
-        self._add(f"{self._key_path(key)}: expected {expected}, got {got}")
+        self._add(f"{self._where(key)}: expected {expected}, got {got}")
 
     def _add(self, problem: str) -> None:
         self.clean = False
@@ -305,3 +321,18 @@ def apply_overrides(document: object, overrides: Mapping[str, Mapping[str, objec
             merged[section_name] = {**section, **present}
         # Anything else is left as written, so that parse reports it.
     return merged
+
+
+def overridden(
+    document: object, overrides: Mapping[str, Mapping[str, object]], flags: Mapping[str, str]
+) -> dict[str, str]:
+    """The flags of the overrides apply_overrides laid over `document`: key path -> flag."""
+    if not isinstance(document, dict):
+        return {}
+    return {
+        f"{section}.{key}": flags[f"{section}.{key}"]
+        for section, values in overrides.items()
+        if isinstance(document.get(section), dict | None)
+        for key, value in values.items()
+        if value is not None and f"{section}.{key}" in flags
+    }

@@ -1080,7 +1080,7 @@ def test_cli_check_applies_flags(tmp_path: Path) -> None:
         (
             VALID_FILE,
             ["--interval", "soon"],
-            [f'  health.interval: expected {DURATION}, got "soon"'],
+            [f'  --interval (health.interval): expected {DURATION}, got "soon"'],
         ),
         (None, [], ["no such file"]),
     ],
@@ -1109,10 +1109,14 @@ def test_cli_version() -> None:
 
 @pytest.mark.timeout(15)
 @pytest.mark.parametrize(
-    ("health", "args"), [("interval: abc", []), ("interval: 30s", ["--interval", "never"])]
+    ("health", "args", "named"),
+    [
+        ("interval: abc", [], "health.interval"),
+        ("interval: 30s", ["--interval", "never"], "--interval (health.interval)"),
+    ],
 )
 def test_cli_run_invalid_config_starts_nothing(
-    tmp_path: Path, health: str, args: list[str]
+    tmp_path: Path, health: str, args: list[str], named: str
 ) -> None:
     """`run` with an invalid config (file or flag) exits 2 before starting the app."""
     marker = tmp_path / "started"
@@ -1123,7 +1127,7 @@ def test_cli_run_invalid_config_starts_nothing(
     )
     result = CliRunner().invoke(main, ["run", "-c", str(path), *args])
     assert result.exit_code == 2, result.output
-    assert "health.interval: expected" in result.stderr
+    assert f"  {named}: expected" in result.stderr
     assert not marker.exists()
     assert not (tmp_path / "logs").exists()
 

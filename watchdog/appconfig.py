@@ -9,7 +9,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from watchdog import convert
-from watchdog.configreader import Section, hidden, show
+from watchdog.configreader import Section, secret_mapping, show
 from watchdog.listener import ListenSpec, listen_spec
 
 # (key, expected, got) for a setting that cannot work on this host, e.g. a missing cwd.
@@ -83,24 +83,7 @@ def parse_app(
 
 
 def _parse_env(app: Section) -> Mapping[str, str] | None:
-    """app.env, each problem named by its variable: values are secrets, never shown.
-
-    None when it has a problem.
-    """
-    env = app.section("env", secret=True)
-    values: dict[str, str] = {}
-    for name, value in env.entries():
-        if not isinstance(name, str) or not convert.env_name(name):
-            app.problem("env", "variable names without '=' or NUL", show(name))
-            continue
-        try:
-            values[name] = convert.env_value(value)
-        except ValueError:
-            expected = "a string or number value"
-            if isinstance(value, bool):  # YAML reads a bare yes, no, on, true as a boolean
-                expected += " (quote true, yes or on to pass it as text)"
-            elif isinstance(value, str):
-                expected = "text without NUL or a lone surrogate"
-            env.problem(name, expected, hidden(value))
-    env.finish()
-    return MappingProxyType(values) if env.clean and app.valid("env") else None
+    """app.env; None when it has a problem."""
+    return secret_mapping(
+        app, "env", convert.env_name, "variable names without '=' or NUL", convert.env_value
+    )

@@ -6,6 +6,7 @@ import difflib
 import json
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, TypeVar
 
 import yaml
@@ -95,7 +96,8 @@ def hidden(value: object) -> str:
     if isinstance(value, list | dict):
         kind, count = "list" if isinstance(value, list) else "mapping", len(value)
         return f"a {kind} of {count} item{'' if count == 1 else 's'} (not shown: a secret)"
-    return f"a {type(value).__name__} (not shown: a secret)"
+    kind = "bool" if isinstance(value, bool) else "number" if isinstance(value, int | float) else ""
+    return f"a {kind or type(value).__name__} (not shown: a secret)"
 
 
 class Section:
@@ -187,6 +189,32 @@ class Section:
             close = difflib.get_close_matches(str(key), known, n=1)
             hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(known)}"
             self._add(f"{self._key_path(key_label(key))}: unknown key ({hint})")
+
+
+def secret_mapping(
+    parent: Section,
+    key: str,
+    name_ok: Callable[[str], bool],
+    names: str,
+    convert_value: Callable[[object], str],
+) -> Mapping[str, str] | None:
+    """A mapping of the user's own names to secret values (app.env, webhook headers).
+
+    A bad name is shown (names are no secrets); a bad value is named by its key path and
+    described, never shown. `convert_value` raises ValueError(what it expected).
+    None when anything was wrong.
+    """
+    mapping = parent.section(key, secret=True)
+    values: dict[str, str] = {}
+    for name, value in mapping.entries():
+        if not isinstance(name, str) or not name_ok(name):
+            parent.problem(key, names, show(name))
+            continue
+        try:
+            values[name] = convert_value(value)
+        except ValueError as exc:
+            mapping.problem(name, str(exc), hidden(value))
+    return MappingProxyType(values) if mapping.clean and parent.valid(key) else None
 
 
 class _TooLargeError(yaml.MarkedYAMLError):

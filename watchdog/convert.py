@@ -111,10 +111,19 @@ def env_name(name: str) -> bool:
 
 
 def env_value(value: object) -> str:
-    # A bare yes/no/true in YAML is a boolean; refusing it avoids guessing its spelling.
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise ValueError
-    return encodable_text(str(value))
+    """An environment variable's value; ValueError(what was expected) if it cannot be one."""
+    if isinstance(value, bool):  # YAML reads a bare yes, no, on, true as a boolean
+        raise ValueError("a string or number value (quote true, yes or on to pass it as text)")
+    if not isinstance(value, str | int | float):
+        raise ValueError("a string or number value")
+    try:
+        text = str(value)
+    except ValueError:  # a number too long to print
+        raise ValueError("a string or number value") from None
+    try:
+        return encodable_text(text)
+    except ValueError:
+        raise ValueError("text without NUL or a lone surrogate") from None
 
 
 def signal_name(value: object) -> signal.Signals:

@@ -91,3 +91,55 @@ def test_env_that_is_no_mapping_is_not_shown(tmp_path: Path) -> None:
         f"app.env: expected a mapping of settings, got a str of {len(SECRET) + 3} characters"
         " (not shown: a secret)",
     )
+
+
+HOOK = "alerts:\n  webhook:\n    url: https://hooks.example.test/T0/B0/XYZ\n    headers: "
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        f'"Bearer {SECRET}\\r\\nX-Evil: {SECRET}"',
+        f'"Bearer {SECRET}\\n"',
+        f'"{SECRET}\\0"',
+        f'" {SECRET}"',
+        f'"{SECRET}\\u00e9"',
+        f'"{SECRET}\\x7f"',
+    ],
+)
+def test_a_header_value_http_cannot_carry_is_refused_unshown(tmp_path: Path, value: str) -> None:
+    """CR, LF, NUL, other controls, non-ASCII, edge spaces: refused in check, never shown."""
+    text = f"app: {{command: [x]}}\n{HOOK}{{Authorization: {value}}}\n"
+    [problem] = problems_in(tmp_path / "cfg.yaml", text)
+    assert problem.startswith(
+        "alerts.webhook.headers.Authorization: expected printable ASCII, spaces only between"
+        " words (no CR, LF, NUL or other control character), got a str of"
+    )
+    assert problem.endswith("characters (not shown: a secret)")
+    assert SECRET not in problem
+
+
+def test_header_names_must_be_tokens_and_values_strings(tmp_path: Path) -> None:
+    """A name HTTP does not allow is shown (names are no secrets); a number value is not."""
+    text = f'app: {{command: [x]}}\n{HOOK}{{"X Bad": {SECRET}, "X:Y": a, X-Num: 12345678}}\n'
+    assert problems_in(tmp_path / "cfg.yaml", text) == (
+        "alerts.webhook.headers: expected header names of letters, digits and"
+        """ !#$%&'*+-.^_`|~, got "X Bad\"""",
+        "alerts.webhook.headers: expected header names of letters, digits and"
+        """ !#$%&'*+-.^_`|~, got "X:Y\"""",
+        "alerts.webhook.headers.X-Num: expected a string value, got a number (not shown: a secret)",
+    )
+
+
+def test_good_headers_pass_and_are_shown_redacted(tmp_path: Path) -> None:
+    """Words separated by a space or a tab are fine; check prints names only."""
+    path = tmp_path / "cfg.yaml"
+    path.write_text(
+        f"app: {{command: ['{{python}}', -c, pass]}}\n"
+        f'{HOOK}{{Authorization: "Bearer {SECRET}", X-Two: "a\\tb", X-Empty: ""}}\n'
+    )
+    result = CliRunner().invoke(main, ["check", "--config", str(path)])
+    assert result.exit_code == 0, result.output
+    assert SECRET not in result.output
+    headers = yaml.safe_load(result.stdout)["alerts"]["webhook"]["headers"]
+    assert headers == dict.fromkeys(["Authorization", "X-Two", "X-Empty"], "<redacted>")

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
-from watchdog.config import ConfigError, load
+from watchdog.config import ConfigError, effective, load, parse
 from watchdog.configreader import MAX_BYTES, MAX_PROBLEMS, MAX_VALUES, read_yaml, show
 
 
@@ -209,3 +210,78 @@ def test_a_number_too_long_to_print_is_a_config_error(
     assert len(problems) == 1
     assert problems[0].startswith(message)
     assert problems[0].endswith("got a 16000-bit number")
+
+
+# --- any odd value at any key: a Config or a ConfigError, nothing else -----------------------
+
+ODD_VALUES = [
+    '"\\ud800"',
+    '"a\\0b"',
+    '"line\\r\\nbreak"',
+    "!!binary aGVsbG8=",
+    "!!set {a, b}",
+    "!!omap [a: 1, b: 2]",
+    "!!pairs [a: 1, a: 2]",
+    "2020-01-01",
+    "2020-01-01 10:00:00",
+    ".nan",
+    "-.inf",
+    "1e400",
+    "0x" + "f" * 4000,
+    "190:20:30",
+    "~",
+    "[]",
+    "{}",
+    "[[[[1]]]]",
+    "{a: {b: {c: 1}}}",
+    "&self [*self]",
+    "&loop {a: *loop}",
+    "y" * 5000,
+    "yes",
+    "-1",
+    '"http://[::1"',
+    '"unix:/' + "a" * 200 + '"',
+    '{"\\ud800": 1, "": 2, 3: x}',
+]
+
+
+def _key_paths(mapping: dict[str, object], prefix: str = "") -> list[str]:
+    paths = []
+    for key, value in mapping.items():
+        path = f"{prefix}{key}"
+        paths.append(path)
+        if isinstance(value, dict):
+            paths.extend(_key_paths(value, f"{path}."))
+    return paths
+
+
+def _document(path: str, value: str) -> str:
+    """A YAML document with `value` (YAML text) at the key path `path`, and a command."""
+    *parents, key = path.split(".")
+    text = f"{key}: {value}"
+    for depth, parent in reversed(list(enumerate(parents))):
+        runnable = ", command: ['{python}']" if depth == 0 and parent == "app" else ""
+        text = f"{parent}: {{{text}{runnable if key != 'command' or depth else ''}}}"
+    return text + "\n" + ("" if path.startswith("app") else "app: {command: ['{python}']}\n")
+
+
+def test_any_odd_value_at_any_key_is_a_config_or_a_config_error(tmp_path: Path) -> None:
+    """Every key (and an entry of app.env and of the webhook's headers) holding each odd
+    value YAML can write: load gives a Config that check can print, or a ConfigError."""
+    defaults = effective(parse({"app": {"command": ["x"]}}, tmp_path))
+    defaults["alerts"]["webhook"] = {"url": None, "timeout": None, "headers": {"X-Key": None}}
+    defaults["app"]["env"] = {"DB_PASSWORD": None}
+    path = tmp_path / "cfg.yaml"
+    outcomes: set[tuple[str, bool]] = set()
+    for key_path in _key_paths(defaults):
+        for value in ODD_VALUES:
+            path.write_text(_document(key_path, value), encoding="utf-8")
+            try:
+                config = load(path, check_host=True)
+            except ConfigError as exc:
+                outcomes.add(("error", bool(exc.problems)))
+                "\n".join(exc.problems).encode("utf-8")
+            else:
+                yaml.safe_dump(effective(config)).encode("utf-8")  # what check prints
+                outcomes.add(("config", True))
+    assert outcomes == {("error", True), ("config", True)}

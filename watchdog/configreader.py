@@ -20,6 +20,7 @@ MAX_PROBLEMS = 100  # a file of garbage must not make an error of megabytes
 MAX_BYTES = 256 * 1024
 MAX_VALUES = 10_000  # keys, values and list items, each alias counted as what it names
 MAX_TEXT = MAX_BYTES  # characters of scalar text, each alias counted as what it names
+MAX_DEPTH = 50  # mappings and lists within each other; a config needs 4
 
 
 def printable(text: str) -> str:
@@ -233,6 +234,7 @@ class _StrictLoader(yaml.SafeLoader):
         super().__init__(stream)
         self._values = 0
         self._text = 0
+        self._depth = 0
         self._weights: dict[str, tuple[int, int]] = {}  # anchor -> (values, text) it names
 
     def _spend(self, values: int, text: int, mark: yaml.Mark) -> None:
@@ -256,7 +258,12 @@ class _StrictLoader(yaml.SafeLoader):
         before = (self._values, self._text)
         scalar = len(event.value) if isinstance(event, yaml.ScalarEvent) else 0
         self._spend(1, scalar, event.start_mark)
+        self._depth += 1
+        if self._depth > MAX_DEPTH:
+            problem = f"the document is nested more than {MAX_DEPTH} deep"
+            raise _TooLargeError(None, None, problem, event.start_mark)
         node = super().compose_node(parent, index)
+        self._depth -= 1
         if event.anchor is not None:
             self._weights[event.anchor] = (self._values - before[0], self._text - before[1])
         return node

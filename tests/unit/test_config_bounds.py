@@ -8,7 +8,14 @@ import pytest
 import yaml
 
 from watchdog.config import ConfigError, effective, load, parse
-from watchdog.configreader import MAX_BYTES, MAX_PROBLEMS, MAX_VALUES, read_yaml, show
+from watchdog.configreader import (
+    MAX_BYTES,
+    MAX_DEPTH,
+    MAX_PROBLEMS,
+    MAX_VALUES,
+    read_yaml,
+    show,
+)
 
 
 def _bomb() -> str:
@@ -81,6 +88,15 @@ def test_too_many_values_are_refused(tmp_path: Path) -> None:
     problems = problems_in(tmp_path / "cfg.yaml", f"app: {{command: [x]}}\nx:\n{items}")
     assert problems[0].startswith(f"{tmp_path / 'cfg.yaml'}:")
     assert f"more than {MAX_VALUES} values" in problems[0]
+
+
+def test_deep_nesting_is_refused_at_its_place(tmp_path: Path) -> None:
+    """Lists in lists beyond any config's need are one problem with a line and column."""
+    path = tmp_path / "cfg.yaml"
+    problems = problems_in(path, "app: {command: [x]}\nx: " + "[" * 100_000)
+    assert problems == (
+        f"{path}:2:{MAX_DEPTH + 3}: the document is nested more than {MAX_DEPTH} deep",
+    )
 
 
 def test_a_huge_file_is_refused_unread(tmp_path: Path) -> None:

@@ -12,14 +12,8 @@ from typing import Any
 
 from watchdog import convert
 from watchdog.appconfig import AppConfig, HostCheck, parse_app
-from watchdog.configreader import (
-    ConfigError,
-    Section,
-    apply_overrides,
-    overridden,
-    read_yaml,
-    show,
-)
+from watchdog.configfile import read_yaml
+from watchdog.configreader import ConfigError, Section, apply_overrides, overridden, show
 from watchdog.diagconfig import DiagnosticsConfig, parse_diagnostics
 from watchdog.hostcheck import app_problems
 from watchdog.listener import ListenSpec

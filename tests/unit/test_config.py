@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 from watchdog import __version__
 from watchdog.cli import main
 from watchdog.config import Config, ConfigError, effective, load, parse
-from watchdog.configreader import apply_overrides, read_yaml
+from watchdog.configfile import read_yaml
+from watchdog.configreader import apply_overrides
 from watchdog.units import (
     format_duration,
     format_size,

@@ -8,14 +8,8 @@ import pytest
 import yaml
 
 from watchdog.config import ConfigError, effective, load, parse
-from watchdog.configreader import (
-    MAX_BYTES,
-    MAX_DEPTH,
-    MAX_PROBLEMS,
-    MAX_VALUES,
-    read_yaml,
-    show,
-)
+from watchdog.configfile import MAX_BYTES, MAX_DEPTH, MAX_VALUES, read_yaml
+from watchdog.configreader import MAX_PROBLEMS, show
 
 
 def _bomb() -> str:

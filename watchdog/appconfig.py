@@ -24,7 +24,7 @@ class AppConfig:
     name: str
     command: tuple[str, ...]
     cwd: Path
-    env: Mapping[str, str] = field(metadata={"secret": True})  # passwords go here
+    env: Mapping[str, str] = field(metadata={"secret": True})  # where passwords go
     shell: bool
     stop_signal: signal.Signals
     stop_timeout: float = field(metadata={"duration": True})

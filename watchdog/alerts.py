@@ -18,6 +18,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Collection, Iterable
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import httpx
 
@@ -32,7 +33,7 @@ WINDOW = 60.0
 KEEP_OUTPUT = 4096  # bytes kept of a command's stdout and stderr, from the end
 LINE_MAX = 200
 TEXT_MAX = 500
-MIN_PIECE = 8  # shorter pieces of a URL or header are words, not tokens
+MIN_PIECE = 3  # shorter pieces of a URL or header cannot hide a secret worth the name
 REDACTED = "<redacted>"
 KIND_OF_NAME = {
     "restart_triggered": "restart",
@@ -139,6 +140,28 @@ class AlertRules:
         }
 
 
+def _spellings(text: str) -> set[str]:
+    """`text` as an error message may quote it: as is, and escaped the ways Python, JSON and
+    URLs escape (a header value shows in h11's error as a bytes repr: b'Bearer x\\r\\n...')."""
+    found = {text}
+    for _ in range(2):  # a quoted text may be quoted once more (a repr of a repr)
+        for form in list(found):
+            percent = quote(form, safe="")
+            found.update(
+                (
+                    repr(form)[1:-1],
+                    repr(form.encode("utf-8", "backslashreplace"))[2:-1],
+                    json.dumps(form)[1:-1],
+                    json.dumps(form, ensure_ascii=False)[1:-1],
+                    percent,
+                    re.sub(r"%[0-9A-F]{2}", lambda m: m.group().lower(), percent),
+                    quote(form),
+                    quote_plus(form),
+                )
+            )
+    return found
+
+
 def secrets_of(config: AlertsConfig) -> list[str]:
     """Texts never to report: the webhook URL beyond scheme://host, and header values."""
     hook = config.webhook
@@ -150,14 +173,19 @@ def secrets_of(config: AlertsConfig) -> list[str]:
     # Pieces too: a message may quote one path segment or the token after "Bearer".
     pieces = [p for text in private for p in re.split(r"[/?&=#:@\s]+", text) if len(p) >= MIN_PIECE]
     found = {hook.url, str(url), *pieces, *(text for text in private if text not in ("", "/"))}
-    return sorted(found, key=len, reverse=True)
+    spelled = {form for text in found for form in _spellings(text)}
+    return sorted(spelled, key=len, reverse=True)
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:
-    """`text` with every secret replaced, longest first so that no part of one survives."""
-    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
-        text = text.replace(secret, REDACTED)
-    return text
+    """`text` with every secret replaced, longest first so that no part of one survives.
+
+    One pass: a short secret ("act") must not match inside a <redacted> already put in.
+    """
+    ordered = sorted({s for s in secrets if s}, key=len, reverse=True)
+    if not ordered:
+        return text
+    return re.sub("|".join(map(re.escape, ordered)), REDACTED, text)
 
 
 class Alerter:

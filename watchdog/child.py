@@ -7,7 +7,6 @@ import contextlib
 import ctypes
 import os
 import resource
-import shutil
 import signal
 import socket
 import subprocess
@@ -19,6 +18,7 @@ from dataclasses import dataclass, field
 import psutil
 
 from watchdog.config import AppConfig
+from watchdog.hostcheck import locate
 from watchdog.listener import with_socket
 from watchdog.observations import ChildExit
 
@@ -213,14 +213,17 @@ def spawn(
 
 
 def _missing(program: str, app: AppConfig, env: dict[str, str]) -> bool:
-    if "/" in program:
-        return not os.access(app.cwd / program, os.X_OK)
-    return shutil.which(program, path=env.get("PATH", os.defpath)) is None
+    if not os.path.isdir(app.cwd):
+        return False  # Popen's chdir fails first, and _spawn_failure names the cwd
+    return locate(program, app.cwd, env.get("PATH", os.defpath)) is None
 
 
 def _spawn_failure(exc: BaseException, app: AppConfig) -> str:
-    if isinstance(exc, FileNotFoundError) and exc.filename == str(app.cwd):
-        return f"app.cwd {app.cwd} does not exist"
+    # Popen reports a failed chdir with the cwd as given (a Path), an exec with the program.
+    if isinstance(exc, OSError) and exc.filename is not None and str(exc.filename) == str(app.cwd):
+        if isinstance(exc, FileNotFoundError):
+            return f"app.cwd {app.cwd} does not exist"
+        return f"app.cwd {app.cwd}: {(exc.strerror or str(exc)).lower()}"
     if isinstance(exc, FileNotFoundError):
         return f"command not found: {app.command[0]}"
     if isinstance(exc, PermissionError):

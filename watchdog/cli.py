@@ -27,28 +27,40 @@ config_option = click.option(
 )
 
 
+# The guide's auto_restart.py flags (and --timeout, which a short --interval needs), laid
+# over the file's health section: key -> (flag, help).
+HEALTH_FLAGS = {
+    "url": ("--url", "The health URL to probe."),
+    "interval": ("--interval", "Time between health probes, e.g. 60s."),
+    "timeout": ("--timeout", "How long a probe may take, e.g. 5s; less than the interval."),
+    "max_failures": ("--max-failures", "Failed probes in a row before a restart."),
+}
+
+
 def health_overrides(function: Any) -> Any:
-    """The guide's auto_restart.py flags, laid over the file's health section."""
-    for option in (
-        click.option("--max-failures", type=int, help="Failed probes in a row before a restart."),
-        click.option("--interval", help="Time between health probes, e.g. 60s."),
-        click.option("--url", help="The health URL to probe."),
-    ):
-        function = option(function)
+    """The HEALTH_FLAGS options, passed on as one `health` mapping of the values given."""
+    for key, (flag, text) in reversed(HEALTH_FLAGS.items()):
+        kind = int if key == "max_failures" else str
+        function = click.option(flag, "health_" + key, type=kind, help=text)(function)
     return function
 
 
-def _overrides(
-    url: str | None, interval: str | None, max_failures: int | None
-) -> dict[str, dict[str, object]]:
-    return {"health": {"url": url, "interval": interval, "max_failures": max_failures}}
+def _overrides(health: dict[str, object]) -> dict[str, dict[str, object]]:
+    return {"health": {key: health.get(f"health_{key}") for key in HEALTH_FLAGS}}
+
+
+def _read(config_path: Path, health: dict[str, object], *, check_host: bool) -> Config:
+    """load() with the health flags laid over the file, their errors naming the flags."""
+    flags = {f"health.{key}": flag for key, (flag, _) in HEALTH_FLAGS.items()}
+    return load(config_path, _overrides(health), flags=flags, check_host=check_host)
 
 
 def _load(
-    config_path: Path, url: str | None, interval: str | None, max_failures: int | None
+    config_path: Path, health: dict[str, object] | None = None, *, check_host: bool = False
 ) -> Config:
+    """The config, or exit 2 listing its problems; `check_host` as for `load`."""
     try:
-        return load(config_path, _overrides(url, interval, max_failures))
+        return _read(config_path, health or {}, check_host=check_host)
     except ConfigError as exc:
         click.echo(f"watchdog: invalid config {config_path}:", err=True)
         for problem in exc.problems:
@@ -65,7 +77,7 @@ def main() -> None:
 @main.command()
 @config_option
 @health_overrides
-def run(config_path: Path, url: str | None, interval: str | None, max_failures: int | None) -> None:
+def run(config_path: Path, **health: object) -> None:
     """Start the app and supervise it until SIGTERM or SIGINT."""
     from watchdog import signals
 
@@ -80,7 +92,7 @@ def run(config_path: Path, url: str | None, interval: str | None, max_failures: 
     from watchdog.runtime.loop import Runtime
 
     try:
-        config = _load(config_path, url, interval, max_failures)
+        config = _load(config_path, health, check_host=True)
         # state.dir is logging.dir unless set: name the key the user wrote.
         shared = config.state.dir == config.logging.dir
         prepare_log_dir(config.state.dir, "logging.dir" if shared else "state.dir")
@@ -101,7 +113,7 @@ def run(config_path: Path, url: str | None, interval: str | None, max_failures: 
         raise
 
     def reload_config() -> Config:
-        return load(config_path, _overrides(url, interval, max_failures))
+        return _read(config_path, health, check_host=True)
 
     runtime = Runtime(config, events, reload_config, open_events, lock=lock)
     try:
@@ -114,15 +126,13 @@ def run(config_path: Path, url: str | None, interval: str | None, max_failures: 
 @main.command()
 @config_option
 @health_overrides
-def check(
-    config_path: Path, url: str | None, interval: str | None, max_failures: int | None
-) -> None:
+def check(config_path: Path, **health: object) -> None:
     """Validate the config and print it with every default filled in."""
     import yaml
 
     from watchdog.config import effective
 
-    config = _load(config_path, url, interval, max_failures)
+    config = _load(config_path, health, check_host=True)
     click.echo(f"# {config_path}: valid")
     click.echo(yaml.safe_dump(effective(config), sort_keys=False), nl=False)
 
@@ -158,7 +168,7 @@ def logs(
     from watchdog.logview import follow as follow_files
     from watchdog.units import parse_duration
 
-    config = _load(config_path, None, None, None)
+    config = _load(config_path)
     try:
         cutoff = None if since is None else time.time() - parse_duration(since)
     except ValueError:
@@ -207,7 +217,7 @@ def logs_clean(context: click.Context, config_path: Path | None) -> None:
     # ./watchdog.yaml and clean another app's logs.
     parent = context.parent.params if context.parent is not None else {}
     path = config_path or parent.get("config_path") or Path("watchdog.yaml")
-    config = _load(path, None, None, None)
+    config = _load(path)
     removed = clean_logs(config)
     for name in removed:
         click.echo(f"removed {name}")
@@ -225,7 +235,7 @@ def restarts(config_path: Path, show: int | None, as_json: bool) -> None:
     from watchdog.restartlog import find_restarts, render_list, snapshot_path
     from watchdog.snapshotview import render_snapshot
 
-    config = _load(config_path, None, None, None)
+    config = _load(config_path)
     records = find_restarts(config.logging.dir, config.app.name)
     if not records:
         _fail(f"no restarts of {config.app.name} in the logs under {config.logging.dir}")
@@ -317,7 +327,7 @@ def restart(config_path: Path, force: bool) -> None:
 
     from watchdog.units import format_duration, format_span
 
-    config = _load(config_path, None, None, None)
+    config = _load(config_path)
     answer = _request(config, config_path, signal.SIGUSR1 if force else signal.SIGUSR2)
     detail = answer.detail
     if answer.outcome == "restarting":
@@ -381,7 +391,7 @@ def reload(config_path: Path) -> None:
     """Make the running watchdog read its config again (SIGHUP)."""
     import signal
 
-    config = _load(config_path, None, None, None)
+    config = _load(config_path)
     answer = _request(config, config_path, signal.SIGHUP)
     if answer.outcome in ("reloaded", "restarting"):
         changed = answer.detail.get("changed")

@@ -8,13 +8,15 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any
 
 from watchdog import convert
-from watchdog.configreader import ConfigError, Section, apply_overrides, read_yaml, show
+from watchdog.appconfig import AppConfig, HostCheck, parse_app
+from watchdog.configfile import read_yaml
+from watchdog.configreader import ConfigError, Section, apply_overrides, overridden, show
 from watchdog.diagconfig import DiagnosticsConfig, parse_diagnostics
-from watchdog.listener import ListenSpec, listen_spec
+from watchdog.hostcheck import app_problems
+from watchdog.listener import ListenSpec
 from watchdog.opsconfig import (
     AlertsConfig,
     ListenAddress,
@@ -27,24 +29,11 @@ from watchdog.opsconfig import (
 from watchdog.resourceconfig import ResourcesConfig, parse_resources
 from watchdog.units import format_duration, format_size
 
-__all__ = ["Config", "ConfigError", "effective", "load", "parse"]
+__all__ = ["AppConfig", "Config", "ConfigError", "effective", "load", "parse"]
 
 
 def _duration() -> Any:
     return field(metadata={"duration": True})
-
-
-@dataclass(frozen=True, slots=True)
-class AppConfig:
-    name: str
-    command: tuple[str, ...]
-    cwd: Path
-    env: Mapping[str, str]
-    shell: bool
-    stop_signal: signal.Signals
-    stop_timeout: float = _duration()
-    listen: ListenSpec | None = None  # held by the watchdog and passed to every child
-    listen_backlog: int = 2048
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,50 +105,7 @@ CRASH_LOOP_ACTIONS = ("exit", "keep_trying")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 LOG_FORMATS = ("json", "logfmt")
 RESTART_STRATEGIES = ("stop_start", "overlap")
-HELD_FD = "3"  # what {fd} in the command stands for: where the held socket is passed
 DURATION = "a positive duration like 30s, 500ms or 5m"
-
-
-def _parse_app(section: Section, base_dir: Path, python: str) -> AppConfig:
-    shell = section.take("shell", False, convert.flag, "true or false")
-    if shell:
-        command = section.take(
-            "command", None, convert.nonempty_text, "a command line string (shell: true)"
-        )
-        words = ("/bin/sh", "-c", command or "")
-    else:
-        command_words = section.take(
-            "command", None, convert.command_words, "a list of arguments or a command line string"
-        )
-        words = tuple(command_words or ())
-    if "command" not in section:
-        section.missing("command", "the command that starts the API, e.g. [uvicorn, app.main:app]")
-    cwd = section.take("cwd", ".", convert.nonempty_text, "a directory path")
-    listen = section.take(
-        "listen",
-        None,
-        convert.optional(listen_spec),
-        "an address like 127.0.0.1:8000 or [::1]:8000, unix:/path/to.sock, or systemd",
-    )
-    if listen is None and any("{fd}" in word for word in words):
-        section.problem("command", "app.listen to be set when the command uses {fd}", show(words))
-    return AppConfig(
-        name=section.take("name", "api", convert.name, "a name of letters, digits, '_', '.', '-'"),
-        command=tuple(word.replace("{python}", python).replace("{fd}", HELD_FD) for word in words),
-        cwd=(base_dir / cwd).resolve(),
-        env=section.take(
-            "env", MappingProxyType({}), convert.env, "a mapping of NAME: string value"
-        ),
-        shell=shell,
-        stop_signal=section.take(
-            "stop_signal", signal.SIGTERM, convert.signal_name, "a signal name like TERM"
-        ),
-        stop_timeout=section.take("stop_timeout", 10.0, convert.positive_duration, DURATION),
-        listen=listen,
-        listen_backlog=section.take(
-            "listen_backlog", 2048, convert.whole(1), "a whole number of at least 1"
-        ),
-    )
 
 
 def _parse_health(section: Section) -> HealthConfig:
@@ -181,7 +127,7 @@ def _parse_health(section: Section) -> HealthConfig:
     if section.valid("timeout", "interval") and health.timeout >= health.interval:
         section.problem(
             "timeout",
-            f"less than health.interval ({format_duration(health.interval)}),"
+            f"less than {section.name_of('interval')} ({format_duration(health.interval)}),"
             " so probes never overlap",
             format_duration(health.timeout) + ("" if "timeout" in section else " (the default)"),
         )
@@ -232,9 +178,10 @@ def _parse_restart(section: Section) -> RestartConfig:
 
 
 def _parse_logging(section: Section, base_dir: Path) -> LoggingConfig:
-    directory = section.take("dir", "logs", convert.nonempty_text, "a directory path")
     return LoggingConfig(
-        dir=(base_dir / directory).resolve(),
+        dir=section.take(
+            "dir", (base_dir / "logs").resolve(), convert.path(base_dir), "a directory path"
+        ),
         level=section.take("level", "info", convert.choice(*LOG_LEVELS), " or ".join(LOG_LEVELS)),
         max_bytes=section.take(
             "max_bytes", 10 * 1024**2, convert.positive_size, "a size like 10MB"
@@ -251,16 +198,26 @@ def _parse_logging(section: Section, base_dir: Path) -> LoggingConfig:
     )
 
 
-def parse(raw: object, base_dir: Path, python: str = sys.executable) -> Config:
-    """Validate a loaded YAML document; raise ConfigError listing every problem found."""
+def parse(
+    raw: object,
+    base_dir: Path,
+    python: str = sys.executable,
+    host_check: HostCheck | None = None,
+    flags: Mapping[str, str] | None = None,
+) -> Config:
+    """Validate a loaded YAML document; raise ConfigError listing every problem found.
+
+    `host_check` adds what would stop the app from starting on this host (hostcheck.py);
+    `flags` names the command-line flag that set a key (key path -> flag), for its errors.
+    """
     problems: list[str] = []
     if not isinstance(raw, dict):
         raise ConfigError([f"expected a mapping of sections at the top level, got {show(raw)}"])
-    root = Section(raw, "", problems)
+    root = Section(raw, "", problems, flags=flags)
     sections = {name: root.section(name) for name in SECTIONS}
     logging = _parse_logging(sections["logging"], base_dir)
     config = Config(
-        app=_parse_app(sections["app"], base_dir, python),
+        app=parse_app(sections["app"], base_dir, python, host_check),
         health=_parse_health(sections["health"]),
         restart=_parse_restart(sections["restart"]),
         logging=logging,
@@ -317,7 +274,21 @@ def _redacted(secret: Any) -> Any:
     return REDACTED if secret else secret
 
 
-def load(path: Path, overrides: Mapping[str, Mapping[str, object]] | None = None) -> Config:
-    """Read, override and validate a config file; relative paths resolve against its folder."""
-    document = apply_overrides(read_yaml(path), overrides or {})
-    return parse(document, base_dir=path.resolve().parent)
+def load(
+    path: Path,
+    overrides: Mapping[str, Mapping[str, object]] | None = None,
+    *,
+    flags: Mapping[str, str] | None = None,
+    check_host: bool = False,
+) -> Config:
+    """Read, override and validate a config file; relative paths resolve against its folder.
+
+    `flags`: the flag of each override (key path -> flag), named in its errors.
+    `check_host`: also what would stop the app from starting here (a missing app.cwd, a
+    command not found), for `check`, `run` and a reload.
+    """
+    written = read_yaml(path)
+    document = apply_overrides(written, overrides or {})
+    given = overridden(written, overrides or {}, flags or {})
+    host_check = app_problems if check_host else None
+    return parse(document, path.resolve().parent, host_check=host_check, flags=given)

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import shlex
 import signal
-from collections.abc import Callable, Mapping
-from types import MappingProxyType
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from watchdog.units import parse_duration, parse_size
 
 NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
+LARGEST = 2**63 - 1  # beyond any count or size a setting means, and what other programs read
 
 
 def positive_duration(value: object) -> float:
@@ -23,17 +24,44 @@ def positive_duration(value: object) -> float:
 
 def whole(minimum: int) -> Callable[[object], int]:
     def convert(value: object) -> int:
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError
+        if not minimum <= value <= LARGEST:
             raise ValueError
         return value
 
     return convert
 
 
-def nonempty_text(value: object) -> str:
-    if not isinstance(value, str) or not value.strip() or "\0" in value:
+def encodable_text(value: object) -> str:
+    """A string that every file name, argument and environment can hold.
+
+    YAML's escapes can write a NUL or a lone surrogate ("\\ud800"), which no path or
+    argument can be encoded with: found here, not by the first system call that uses it.
+    """
+    if not isinstance(value, str) or "\0" in value:
         raise ValueError
+    value.encode("utf-8")  # UnicodeEncodeError (a ValueError) for a lone surrogate
     return value
+
+
+def nonempty_text(value: object) -> str:
+    text = encodable_text(value)
+    if not text.strip():
+        raise ValueError
+    return text
+
+
+def path(base_dir: Path) -> Callable[[object], Path]:
+    """A path, resolved against the config file's folder."""
+
+    def convert(value: object) -> Path:
+        try:
+            return (base_dir / nonempty_text(value)).resolve()
+        except (OSError, RuntimeError) as exc:  # a symlink loop is a RuntimeError
+            raise ValueError from exc
+
+    return convert
 
 
 def flag(value: object) -> bool:
@@ -74,20 +102,28 @@ def statuses(value: object) -> tuple[int, ...]:
     return tuple(items)
 
 
-def env(value: object) -> Mapping[str, str]:
-    if not isinstance(value, dict):
-        raise ValueError
-    env: dict[str, str] = {}
-    for key, item in value.items():
-        # A bare yes/no/true in YAML is a boolean; refusing it avoids guessing its spelling.
-        if not isinstance(key, str) or not key or "=" in key or isinstance(item, bool):
-            raise ValueError
-        if not isinstance(item, str | int | float):
-            raise ValueError
-        env[key] = str(item)
-        if "\0" in key or "\0" in env[key]:
-            raise ValueError
-    return MappingProxyType(env)
+def env_name(name: str) -> bool:
+    """Whether `name` can be an environment variable's name."""
+    try:
+        return bool(name) and "=" not in name and encodable_text(name) == name
+    except ValueError:
+        return False
+
+
+def env_value(value: object) -> str:
+    """An environment variable's value; ValueError(what was expected) if it cannot be one."""
+    if isinstance(value, bool):  # YAML reads a bare yes, no, on, true as a boolean
+        raise ValueError("a string or number value (quote true, yes or on to pass it as text)")
+    if not isinstance(value, str | int | float):
+        raise ValueError("a string or number value")
+    try:
+        text = str(value)
+    except ValueError:  # a number too long to print
+        raise ValueError("a string or number value") from None
+    try:
+        return encodable_text(text)
+    except ValueError:
+        raise ValueError("text without NUL or a lone surrogate") from None
 
 
 def signal_name(value: object) -> signal.Signals:
@@ -105,14 +141,14 @@ def command_words(value: object) -> list[str]:
         words = [str(word) for word in value]
     else:
         raise ValueError
-    if not words or not words[0].strip() or any("\0" in word for word in words):
+    if not words or not words[0].strip():
         raise ValueError
-    return words
+    return [encodable_text(word) for word in words]
 
 
 def positive_size(value: object) -> int:
     size = parse_size(value)
-    if size <= 0:
+    if not 0 < size <= LARGEST:
         raise ValueError
     return size
 

@@ -32,14 +32,14 @@ def _program(base_dir: Path) -> Callable[[object], str]:
 
     def program(value: object) -> str:
         text = convert.nonempty_text(value).strip()
-        return str((base_dir / text).resolve()) if "/" in text else text
+        return str(convert.path(base_dir)(text)) if "/" in text else text
 
     return program
 
 
 def parse_diagnostics(section: Section, log_dir: Path, base_dir: Path) -> DiagnosticsConfig:
     directory = section.take(
-        "directory", None, convert.optional(convert.nonempty_text), "a directory path"
+        "directory", None, convert.optional(convert.path(base_dir)), "a directory path"
     )
     return DiagnosticsConfig(
         enabled=section.take("enabled", True, convert.flag, "true or false"),
@@ -57,5 +57,5 @@ def parse_diagnostics(section: Section, log_dir: Path, base_dir: Path) -> Diagno
             convert.optional(_program(base_dir)),
             "the path of the py-spy program, or null to look for it",
         ),
-        directory=(base_dir / directory).resolve() if directory else log_dir / SUBDIRECTORY,
+        directory=directory or log_dir / SUBDIRECTORY,
     )

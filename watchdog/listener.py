@@ -21,6 +21,7 @@ from watchdog import convert
 LISTEN_FDS_START = 3  # SD_LISTEN_FDS_START: where socket activation puts the first socket
 SYSTEMD = "systemd"
 UNIX_PREFIX = "unix:"
+KEY = "app.listen"  # named in every error, as metrics.listen's are
 # The exec step between fork and the app: LISTEN_PID must be the app's own pid, which only
 # the process that will exec the app knows. Self-contained, so it runs with `-I -S`.
 _SHIM = """\
@@ -115,7 +116,7 @@ def open_listener(spec: ListenSpec, backlog: int) -> socket.socket:
     inherited = inherited_sockets()
     if spec.from_systemd:
         if not inherited:
-            raise ListenError("app.listen is systemd, but systemd passed no socket (LISTEN_FDS)")
+            raise ListenError(f"{KEY} is systemd, but systemd passed no socket (LISTEN_FDS)")
         chosen = inherited[0]
     else:
         chosen = next((s for s in inherited if _same_address(s, spec)), None) or _bind(
@@ -130,7 +131,7 @@ def open_listener(spec: ListenSpec, backlog: int) -> socket.socket:
 def _bind(spec: ListenSpec, backlog: int) -> socket.socket:
     if spec.path is not None:
         if spec.path.exists() and not stat.S_ISSOCK(spec.path.lstat().st_mode):
-            raise ListenError(f"cannot listen on {spec}: the path exists and is not a socket")
+            raise ListenError(f"{KEY}: cannot listen on {spec}: it exists and is not a socket")
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         _remove_stale(spec.path)
         address: object = str(spec.path)
@@ -149,7 +150,7 @@ def _bind(spec: ListenSpec, backlog: int) -> socket.socket:
         sock.listen(backlog)
     except OSError as exc:
         sock.close()
-        raise ListenError(f"cannot listen on {spec}: {exc.strerror or exc}") from None
+        raise ListenError(f"{KEY}: cannot listen on {spec}: {exc.strerror or exc}") from None
     finally:
         if umask is not None:
             os.umask(umask)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,7 +11,7 @@ from types import MappingProxyType
 from typing import Any
 
 from watchdog import convert
-from watchdog.configreader import Section, hidden
+from watchdog.configreader import Section, hidden, secret_mapping
 
 DURATION = "a positive duration like 30s, 500ms or 5m"
 ALERT_KINDS = ("restart", "crash", "crash_loop", "restart_recommended", "critical", "recovered")
@@ -56,8 +57,8 @@ class MetricsConfig:
 
 
 def parse_state(section: Section, log_dir: Path, base_dir: Path) -> StateConfig:
-    directory = section.take("dir", None, convert.optional(convert.nonempty_text), "a directory")
-    return StateConfig(dir=(base_dir / directory).resolve() if directory else log_dir)
+    directory = section.take("dir", None, convert.optional(convert.path(base_dir)), "a directory")
+    return StateConfig(dir=directory or log_dir)
 
 
 def _take_secret(section: Section, key: str, convert_value: Any, expected: str) -> Any:
@@ -86,12 +87,26 @@ def _webhook_url(value: object) -> str:
     return url
 
 
-def _headers(value: object) -> Mapping[str, str]:
-    if not isinstance(value, dict):
-        raise ValueError
-    if not all(isinstance(k, str) and k and isinstance(v, str) for k, v in value.items()):
-        raise ValueError
-    return MappingProxyType(dict(value))
+# What HTTP allows (RFC 9110): a name is a token; a value is visible ASCII, with spaces and
+# tabs only between its words. A CR or LF in a value passed check, then every alert failed.
+HEADER_NAME = re.compile(r"[-!#$%&'*+.^_`|~0-9a-zA-Z]+")
+HEADER_VALUE = re.compile(r"(?:[\x21-\x7e]+(?:[ \t]+[\x21-\x7e]+)*)?")
+HEADER_NAMES = "header names of letters, digits and !#$%&'*+-.^_`|~"
+
+
+def _header_name(name: str) -> bool:
+    return HEADER_NAME.fullmatch(name) is not None
+
+
+def _header_value(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError("a string value")
+    if HEADER_VALUE.fullmatch(value) is None:
+        raise ValueError(
+            "printable ASCII, spaces only between words (no CR, LF, NUL or other control"
+            " character)"
+        )
+    return value
 
 
 def _kinds(value: object) -> tuple[str, ...]:
@@ -105,7 +120,7 @@ def parse_alerts(section: Section) -> AlertsConfig:
     hook = section.section("webhook", secret=True)  # a bare URL written here is a secret too
     url = _take_secret(hook, "url", _webhook_url, "an http:// or https:// URL")
     timeout = hook.take("timeout", 5.0, convert.positive_duration, DURATION)
-    headers = _take_secret(hook, "headers", _headers, "a mapping of header: string value")
+    headers = secret_mapping(hook, "headers", _header_name, HEADER_NAMES, _header_value)
     if hook.valid("url") and url is None and ("headers" in hook or "timeout" in hook):
         hook.missing("url", "the webhook's URL, since other webhook settings are given")
     hook.finish()
@@ -153,9 +168,8 @@ def parse_metrics(section: Section, base_dir: Path) -> MetricsConfig:
             "a loopback address (127.0.0.1 or ::1), or metrics.allow_remote: true",
             str(listen),
         )
-    textfile = section.take("textfile", None, convert.optional(convert.nonempty_text), "a path")
     return MetricsConfig(
         listen=listen,
         allow_remote=allow_remote,
-        textfile=(base_dir / textfile).resolve() if textfile else None,
+        textfile=section.take("textfile", None, convert.optional(convert.path(base_dir)), "a path"),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -123,7 +124,9 @@ def parse_resources(section: Section, log_dir: Path, base_dir: Path) -> Resource
     slow = latency.take("warning", 2.0, convert.positive_duration, DURATION)
     very_slow = latency.take("critical", 5.0, convert.positive_duration, DURATION)
     _ordered(latency, slow, very_slow, format_duration(very_slow))
-    paths = disk.take("paths", None, convert.optional(_paths), "a list of directory paths")
+    paths = disk.take(
+        "paths", None, convert.optional(_paths(base_dir)), "a list of directory paths"
+    )
     config = ResourcesConfig(
         interval=section.take("interval", 10.0, convert.positive_duration, DURATION),
         history_size=section.take("history_size", 100, convert.whole(1), "at least 1"),
@@ -152,7 +155,7 @@ def parse_resources(section: Section, log_dir: Path, base_dir: Path) -> Resource
             min_probes=errors.take("min_probes", 20, convert.whole(1), "a number of probes"),
         ),
         disk=DiskConfig(
-            tuple((base_dir / p).resolve() for p in paths) if paths else (log_dir, Path("/")),
+            tuple(paths) if paths else (log_dir, Path("/")),
             *_levels(disk, 90.0, 95.0),
         ),
         trend=TrendConfig(
@@ -204,7 +207,10 @@ def _check_trend(section: Section, trend: Section, config: ResourcesConfig) -> N
             trend.problem("min_samples", problem, str(config.trend.min_samples))
 
 
-def _paths(value: object) -> list[str]:
-    if not isinstance(value, list):
-        raise ValueError
-    return [convert.nonempty_text(item) for item in value]
+def _paths(base_dir: Path) -> Callable[[object], list[Path]]:
+    def paths(value: object) -> list[Path]:
+        if not isinstance(value, list):
+            raise ValueError
+        return [convert.path(base_dir)(item) for item in value]
+
+    return paths

@@ -89,10 +89,16 @@ def test_never_healthy_is_a_failed_start(run_watchdog) -> None:
 
 
 def test_command_not_found_is_loud_and_fatal(run_watchdog, tmp_path: Path) -> None:
-    """A command that cannot be started is reported and, as it persists, ends in exit 3."""
+    """A command gone since start-up cannot be restarted: reported, and as it persists, exit 3.
+
+    (One missing at start-up is a config error: exit 2, see test_config_errors.py.)
+    """
     port = free_port()
-    config = fast_config(port, [], restart={"crash_loop": {"max_crashes": 2, "window": "1m"}})
-    config["app"]["command"] = [str(tmp_path / "no-such-program")]
+    config = fast_config(port, [], restart={"crash_loop": {"max_crashes": 3, "window": "1m"}})
+    program = tmp_path / "vanishing-app"
+    program.write_text("#!/bin/sh\nrm -f \"$0\"\nexit 1\n")
+    program.chmod(0o755)
+    config["app"]["command"] = [str(program)]
     watchdog = run_watchdog(config)
     assert watchdog.wait_exit(timeout=10) == 3
     failures = watchdog.events("spawn_failed")

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
+from urllib.parse import quote, quote_plus
 
 import pytest
 
@@ -267,3 +270,71 @@ def test_secrets_are_the_url_beyond_its_host_and_the_header_values() -> None:
         assert secret not in redacted
     assert "hooks.example.com" in redacted
     assert secrets_of(config()) == []
+
+
+def _hooked(headers: dict[str, str], url: str = URL) -> AlertsConfig:
+    return AlertsConfig(WebhookConfig(url, 1.0, MappingProxyType(headers)), None, 1.0, (), 6)
+
+
+def _h11_error(value: str) -> str:
+    """What httpx reports for a header value HTTP does not allow: h11's own message."""
+    import h11
+
+    with pytest.raises(h11.LocalProtocolError) as caught:
+        h11.Request(method="POST", target="/", headers=[("Host", "h"), ("X-Auth", value)])
+    return f"LocalProtocolError: {caught.value}"
+
+
+def test_a_header_quoted_escaped_is_redacted() -> None:
+    """h11 quotes a bad header value as a bytes repr (\\r\\n escaped): redacted all the same."""
+    value = "Bearer SECRET1\r\nX-Evil: SECRET2"
+    error = _h11_error(value)
+    assert "SECRET1\\r\\n" in error  # the form that leaked into the log
+    redacted = redact(error, secrets_of(_hooked({"Authorization": value})))
+    assert "SECRET" not in redacted
+    assert redacted.startswith("LocalProtocolError: Illegal header value ")
+    logged = json.dumps({"error": redacted})  # and as the log line writes it
+    assert "SECRET" not in logged
+
+
+SPELLINGS = [
+    pytest.param(repr, id="repr"),
+    pytest.param(lambda s: repr(repr(s)), id="repr-of-repr"),
+    pytest.param(lambda s: repr(s.encode()), id="bytes-repr"),
+    pytest.param(json.dumps, id="json"),
+    pytest.param(lambda s: json.dumps(s, ensure_ascii=False), id="json-unicode"),
+    pytest.param(lambda s: quote(s, safe=""), id="percent"),
+    pytest.param(
+        lambda s: re.sub("%[0-9A-F]{2}", lambda m: m.group().lower(), quote(s, safe="")),
+        id="percent-lower",
+    ),
+    pytest.param(quote_plus, id="plus"),
+]
+
+
+@pytest.mark.parametrize("spelling", SPELLINGS)
+def test_every_spelling_of_a_secret_is_redacted(spelling: Callable[[str], str]) -> None:
+    """A secret escaped the way Python, JSON or a URL escapes it is still a secret."""
+    secret = "Zq9tok\tén/€ 'x\"\x01W7"
+    message = f"failed: {spelling(secret)} (while sending)"
+    redacted = redact(message, secrets_of(_hooked({"X-Key": secret})))
+    # What is left around the marker is at most the quotes of a repr or a JSON string.
+    frame = r"""failed: b?[\\'"]{0,3}<redacted>[\\'"]{0,3} \(while sending\)"""
+    assert re.fullmatch(frame, redacted), redacted
+
+
+def test_short_pieces_of_a_secret_are_redacted() -> None:
+    """The token after "Bearer", and a short path segment, are redacted on their own too."""
+    config = _hooked({"Authorization": "Bearer ab12c"}, "https://hooks.example.com/h/T01/x9z")
+    secrets = secrets_of(config)
+    message = "token ab12c refused for segment T01 and x9z at hooks.example.com"
+    assert redact(message, secrets) == (
+        f"token {REDACTED} refused for segment {REDACTED} and {REDACTED} at hooks.example.com"
+    )
+
+
+def test_redaction_does_not_redact_its_own_marker() -> None:
+    """A short secret that also occurs in "<redacted>" leaves the markers already put whole."""
+    assert redact("the key act-now-123, then act", ["act-now-123", "act", "red"]) == (
+        f"the key {REDACTED}, then {REDACTED}"
+    )

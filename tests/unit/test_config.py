@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 from watchdog import __version__
 from watchdog.cli import main
 from watchdog.config import Config, ConfigError, effective, load, parse
-from watchdog.configreader import apply_overrides, read_yaml
+from watchdog.configfile import read_yaml
+from watchdog.configreader import apply_overrides
 from watchdog.units import (
     format_duration,
     format_size,
@@ -451,17 +452,19 @@ BAD_INPUTS = [
     ),
     pytest.param(
         minimal(app={"command": ["x"], "env": {"A": {"b": 1}}}),
-        'app.env: expected a mapping of NAME: string value, got {"A": {"b": 1}}',
+        "app.env.A: expected a string or number value, got a mapping of 1 item"
+        " (not shown: a secret)",
         id="env-nested",
     ),
     pytest.param(
         minimal(app={"command": ["x"], "env": {"DEBUG": True}}),
-        'app.env: expected a mapping of NAME: string value, got {"DEBUG": true}',
+        "app.env.DEBUG: expected a string or number value (quote true, yes or on to pass it"
+        " as text), got a bool (not shown: a secret)",
         id="env-bool",
     ),
     pytest.param(
         minimal(app={"command": ["x"], "env": {"A=B": "c"}}),
-        'app.env: expected a mapping of NAME: string value, got {"A=B": "c"}',
+        "app.env: expected variable names without '=' or NUL, got \"A=B\"",
         id="env-equals",
     ),
     pytest.param(
@@ -600,7 +603,8 @@ def test_url_with_impossible_port_is_rejected(url: str) -> None:
         ),
         pytest.param(
             minimal(app={"command": ["x"], "env": {"A": "b\0"}}),
-            "app.env: expected a mapping of NAME: string value",
+            "app.env.A: expected text without NUL or a lone surrogate, got a str of 2 characters"
+            " (not shown: a secret)",
             id="env",
         ),
     ],
@@ -824,7 +828,14 @@ def test_shipped_config_shows_every_key() -> None:
 
 
 def _round_trip(config: Config) -> Config:
-    dumped = yaml.safe_dump(effective(config), sort_keys=False)
+    """The config parsed back from what `check` prints, app.env's values put back.
+
+    They are printed as <redacted>: app.env is where passwords go.
+    """
+    shown = effective(config)
+    assert set(shown["app"]["env"].values()) <= {"<redacted>"}
+    shown["app"]["env"] = dict(config.app.env)
+    dumped = yaml.safe_dump(shown, sort_keys=False)
     return parse(yaml.safe_load(dumped), base_dir=Path("/elsewhere"), python="/not/used")
 
 
@@ -1070,7 +1081,7 @@ def test_cli_check_applies_flags(tmp_path: Path) -> None:
         (
             VALID_FILE,
             ["--interval", "soon"],
-            [f'  health.interval: expected {DURATION}, got "soon"'],
+            [f'  --interval (health.interval): expected {DURATION}, got "soon"'],
         ),
         (None, [], ["no such file"]),
     ],
@@ -1099,10 +1110,14 @@ def test_cli_version() -> None:
 
 @pytest.mark.timeout(15)
 @pytest.mark.parametrize(
-    ("health", "args"), [("interval: abc", []), ("interval: 30s", ["--interval", "never"])]
+    ("health", "args", "named"),
+    [
+        ("interval: abc", [], "health.interval"),
+        ("interval: 30s", ["--interval", "never"], "--interval (health.interval)"),
+    ],
 )
 def test_cli_run_invalid_config_starts_nothing(
-    tmp_path: Path, health: str, args: list[str]
+    tmp_path: Path, health: str, args: list[str], named: str
 ) -> None:
     """`run` with an invalid config (file or flag) exits 2 before starting the app."""
     marker = tmp_path / "started"
@@ -1113,7 +1128,7 @@ def test_cli_run_invalid_config_starts_nothing(
     )
     result = CliRunner().invoke(main, ["run", "-c", str(path), *args])
     assert result.exit_code == 2, result.output
-    assert "health.interval: expected" in result.stderr
+    assert f"  {named}: expected" in result.stderr
     assert not marker.exists()
     assert not (tmp_path / "logs").exists()
 

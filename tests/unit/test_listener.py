@@ -95,21 +95,24 @@ def test_bad_listen_names_key_value_and_expectation() -> None:
 
 
 def test_address_in_use_is_a_clear_error() -> None:
+    """The error names the key, as metrics.listen's does: app.listen: cannot listen on ..."""
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = taken.getsockname()[1]
-        with pytest.raises(ListenError, match=f"cannot listen on 127.0.0.1:{port}"):
+        with pytest.raises(
+            ListenError, match=rf"^app\.listen: cannot listen on 127.0.0.1:{port}: "
+        ):
             open_listener(ListenSpec(host="127.0.0.1", port=port), 16)
 
 
 def test_systemd_without_a_socket_is_a_clear_error() -> None:
-    with pytest.raises(ListenError, match="systemd passed no socket"):
+    with pytest.raises(ListenError, match=r"^app\.listen is systemd, but systemd passed no socket"):
         open_listener(ListenSpec(from_systemd=True), 16)
 
 
 def test_a_regular_file_at_the_socket_path_is_named_and_kept(tmp_path: Path) -> None:
     path = tmp_path / "api.sock"
     path.write_text("somebody's data\n")
-    with pytest.raises(ListenError, match="the path exists and is not a socket"):
+    with pytest.raises(ListenError, match=r"^app\.listen: .* it exists and is not a socket"):
         open_listener(ListenSpec(path=path), 16)
     assert path.read_text() == "somebody's data\n"
 

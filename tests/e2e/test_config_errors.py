@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -112,7 +113,7 @@ def test_run_refuses_an_app_that_cannot_start(
 
 
 def test_app_listen_in_use_is_named(tmp_path: Path) -> None:
-    """An app.listen address another process holds is exit 2 naming the key."""
+    """An app.listen address another process holds is exit 2 naming the key and the holder."""
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = taken.getsockname()[1]
         config = fast_config(free_port(), [])
@@ -120,7 +121,7 @@ def test_app_listen_in_use_is_named(tmp_path: Path) -> None:
         watchdog = _run(tmp_path, config)
         output, _ = watchdog.communicate(timeout=30)
     assert watchdog.returncode == 2, output
-    assert f"app.listen: cannot listen on 127.0.0.1:{port}: " in output
+    assert f"app.listen: port {port} is already in use by pid {os.getpid()} (" in output
 
 
 def _events(workdir: Path, name: str, category: str = "") -> list[dict[str, Any]]:

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from watchdog.config import parse
-from watchdog.logs import open_events
+from watchdog.outputs.logs import open_events
 
 
 def main() -> None:

@@ -17,8 +17,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from watchdog.rsswatch import tree_rss
-from watchdog.sampler import Sampler
+from watchdog.sensors.rss import tree_rss
+from watchdog.sensors.sampler import Sampler
 
 
 def measure(processes: int, samples: int) -> dict[str, float]:

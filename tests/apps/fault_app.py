@@ -111,10 +111,17 @@ def noisy_output() -> None:
     print("\nafter the long line", file=sys.stderr, flush=True)
 
 
+def say(line: str) -> None:
+    """One line in one write: print() writes the text and its newline apart, so lines
+    printed by two threads at once (the flood's and main's) could run together."""
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
 def flood(megabytes: float) -> None:
     """Lines before, a flood of numbered 100-byte lines, then how long the flood took."""
     for number in range(100):
-        print(f"before-flood {number}", flush=True)
+        say(f"before-flood {number}")
     lines = int(megabytes * 2**20 / 100)
     started = time.monotonic()
     out = sys.stdout.buffer
@@ -239,7 +246,7 @@ def main() -> None:
             os._exit(1)
 
         threading.Thread(target=crash, daemon=True).start()
-    print(f"fault_app: listening on {args.port} pid {os.getpid()}", flush=True)
+    say(f"fault_app: listening on {args.port} pid {os.getpid()}")
     if args.line_mb:
         threading.Thread(target=long_line, args=(args.line_mb,), daemon=True).start()
     if args.close_output_after is not None:

@@ -19,8 +19,9 @@ import psutil
 import pytest
 
 from tests.conftest import APPS, free_port, pid_gone, poll, watchdog_command
-from watchdog import diagnostics, procinfo, pyspy
-from watchdog.snapshotview import render_snapshot
+from watchdog.cli.snapshotview import render_snapshot
+from watchdog.diagnostics import procinfo, pyspy
+from watchdog.diagnostics import snapshot as diagnostics
 
 SICK_APP = APPS / "sick_app.py"
 SLOW_PYSPY = APPS / "slow_pyspy.py"

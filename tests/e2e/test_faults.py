@@ -17,8 +17,8 @@ import psutil
 import pytest
 
 from tests.conftest import WatchdogProcess, fast_config, free_port, gone_or_zombie, pid_gone, poll
-from watchdog.child import MAX_LINE_BYTES
-from watchdog.logs import CATEGORIES
+from watchdog.outputs.logs import CATEGORIES
+from watchdog.process.child import MAX_LINE_BYTES
 
 # The watchdog's own CPU time over a window of this many seconds must stay under the limit:
 # probing every 300 ms costs a few tens of ms, a loop spinning on a dead pipe a whole core.

@@ -205,7 +205,7 @@ def test_unix_socket_is_held_and_probed(run_watchdog, tmp_path: Path) -> None:
 
 def test_socket_from_systemd_survives_a_restart_of_the_watchdog(tmp_path: Path) -> None:
     """Like a .socket unit: the test holds the socket; two watchdogs in turn serve it."""
-    from watchdog.listener import with_socket
+    from watchdog.process.heldsocket import with_socket
 
     port = free_port()
     held = socket.create_server(("127.0.0.1", port), backlog=2048)

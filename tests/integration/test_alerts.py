@@ -18,9 +18,9 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from tests.conftest import Reports, free_port
-from watchdog.alerts import Alerter
-from watchdog.opsconfig import ALERT_KINDS, AlertsConfig, WebhookConfig
-from watchdog.outputs import Event
+from watchdog.config.operations import ALERT_KINDS, AlertsConfig, WebhookConfig
+from watchdog.outputs.alerts import Alerter
+from watchdog.outputs.events import Event
 
 TOKEN = "XyZsecretTOKEN42"
 PATH = f"/hooks/T0123/{TOKEN}"

@@ -16,10 +16,10 @@ import psutil
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from watchdog import metrics as metrics_module
-from watchdog.metrics import CONTENT_TYPE, MAX_HEAD, Metrics, MetricsError
-from watchdog.opsconfig import ListenAddress, MetricsConfig
-from watchdog.outputs import Event
+from watchdog.config.operations import ListenAddress, MetricsConfig
+from watchdog.outputs import metrics as metrics_module
+from watchdog.outputs.events import Event
+from watchdog.outputs.metrics import CONTENT_TYPE, MAX_HEAD, Metrics, MetricsError
 
 WAIT = 3.0  # every wait on the server is bounded by this, so a failure never hangs
 

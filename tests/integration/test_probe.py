@@ -17,8 +17,8 @@ from werkzeug import Request, Response
 
 from watchdog import __version__
 from watchdog.config import HealthConfig
-from watchdog.observations import ProbeResult
-from watchdog.probe import MAX_BODY_BYTES, MAX_REDIRECTS, Prober
+from watchdog.core.observations import ProbeResult
+from watchdog.sensors.probe import MAX_BODY_BYTES, MAX_REDIRECTS, Prober
 
 TIMEOUT = 0.3
 # Slack for a loaded CI machine; every "fast" or "by the deadline" claim is bounded by it.

@@ -31,7 +31,7 @@ from watchdog.core.facts import (
     Stopped,
 )
 from watchdog.core.lifecycle import ChildState
-from watchdog.observations import ChildExit, ProbeResult
+from watchdog.core.observations import ChildExit, ProbeResult
 
 BASE = Path("/srv/app")
 CLEAN_STOP = StopOutcome(signalled=1, killed=0, survivors=0, took=0.05)

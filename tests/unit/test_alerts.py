@@ -14,9 +14,17 @@ from urllib.parse import quote, quote_plus
 import pytest
 
 from tests.conftest import Reports
-from watchdog.alerts import REDACTED, Alerter, AlertRules, RateLimit, alert_kind, redact, secrets_of
-from watchdog.opsconfig import ALERT_KINDS, AlertsConfig, WebhookConfig
-from watchdog.outputs import Event
+from watchdog.config.operations import ALERT_KINDS, AlertsConfig, WebhookConfig
+from watchdog.outputs.alerts import (
+    REDACTED,
+    Alerter,
+    AlertRules,
+    RateLimit,
+    alert_kind,
+    redact,
+    secrets_of,
+)
+from watchdog.outputs.events import Event
 
 URL = "https://user:pa55word-x@hooks.example.com/services/T0123/XyZsecretTOKEN?key=querysecret9"
 HEADER = "Bearer sekrit-token-9"

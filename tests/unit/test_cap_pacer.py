@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from watchdog.rsswatch import CAP_CHECK_LONGEST, CapPacer
+from watchdog.sensors.rss import CAP_CHECK_LONGEST, CapPacer
 
 MB = 2**20
 

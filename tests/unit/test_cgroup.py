@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from watchdog.cgroup import MemoryLimit, memory_limit, usage_percent
+from watchdog.sensors.cgroup import MemoryLimit, memory_limit, usage_percent
 
 GB = 2**30
 HOST = 16 * GB

@@ -10,7 +10,7 @@ import yaml
 from click.testing import CliRunner, Result
 
 from watchdog.cli import main
-from watchdog.signals import HANDLED_SIGNALS
+from watchdog.runtime.signals import HANDLED_SIGNALS
 
 RUNNABLE = "app: {command: ['{python}', -c, pass]}\n"  # passes the check of app.command
 

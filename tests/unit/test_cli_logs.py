@@ -13,8 +13,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from watchdog import logview
-from watchdog.cli import main
+from watchdog.cli import logview, main
 
 
 def stamp(at: float) -> str:

@@ -20,9 +20,9 @@ from hypothesis import strategies as st
 from watchdog import __version__
 from watchdog.cli import main
 from watchdog.config import Config, ConfigError, effective, load, parse
-from watchdog.configfile import read_yaml
-from watchdog.configreader import apply_overrides
-from watchdog.units import (
+from watchdog.config.file import read_yaml
+from watchdog.config.reader import apply_overrides
+from watchdog.core.units import (
     format_duration,
     format_size,
     format_span,

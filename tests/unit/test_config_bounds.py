@@ -8,8 +8,8 @@ import pytest
 import yaml
 
 from watchdog.config import ConfigError, effective, load, parse
-from watchdog.configfile import MAX_BYTES, MAX_DEPTH, MAX_VALUES, read_yaml
-from watchdog.configreader import MAX_PROBLEMS, show
+from watchdog.config.file import MAX_BYTES, MAX_DEPTH, MAX_VALUES, read_yaml
+from watchdog.config.reader import MAX_PROBLEMS, show
 
 
 def _bomb() -> str:

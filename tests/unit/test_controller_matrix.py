@@ -32,7 +32,7 @@ from watchdog.core.facts import (
     TimerFired,
 )
 from watchdog.core.lifecycle import ChildState, IllegalTransitionError
-from watchdog.observations import ChildExit, Sample
+from watchdog.core.observations import ChildExit, Sample
 
 OVERLAP = {"app": {"listen": "127.0.0.1:8000"}, "restart": {"strategy": "overlap"}}
 

@@ -6,7 +6,7 @@ from tests.unit.histories import Run, config, failed, probes, stops
 from watchdog.core.commands import Spawn, StartProbes, StopTree, WatchAccepting
 from watchdog.core.facts import Accepting, Exited, NotAccepting, Signalled
 from watchdog.core.lifecycle import ChildState
-from watchdog.observations import ChildExit
+from watchdog.core.observations import ChildExit
 
 
 def overlapping() -> Run:

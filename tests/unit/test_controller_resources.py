@@ -7,7 +7,7 @@ from tests.unit.histories import Run, config, failed, ok, stops
 from watchdog.core.commands import Emit, StopTree
 from watchdog.core.facts import Sampled
 from watchdog.core.lifecycle import ChildState
-from watchdog.observations import Sample
+from watchdog.core.observations import Sample
 
 LIMIT = 1000 * 2**20  # memory percentages below are of 1000 MB
 

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from watchdog.config import effective
-from watchdog.configreader import ConfigError, Section
-from watchdog.diagconfig import DiagnosticsConfig, parse_diagnostics
+from watchdog.config.diagnostics import DiagnosticsConfig, parse_diagnostics
+from watchdog.config.reader import ConfigError, Section
 
 BASE = Path("/srv/api")
 LOGS = BASE / "logs"
@@ -137,7 +137,7 @@ def test_the_section_loads_without_io_libraries() -> None:
         "        if name.split('.')[0] in {'psutil', 'httpx', 'structlog', 'asyncio'}:\n"
         "            raise ImportError(name)\n"
         "sys.meta_path.insert(0, Block())\n"
-        "import watchdog.diagconfig\n"
+        "import watchdog.config.diagnostics\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", blocker], capture_output=True, text=True, timeout=30, check=False

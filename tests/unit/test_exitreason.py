@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from watchdog.cgroup import oom_kill_count, parse_oom_kill
-from watchdog.exitreason import decode_exit
+from watchdog.process.exits import decode_exit
+from watchdog.sensors.cgroup import oom_kill_count, parse_oom_kill
 
 V2_EVENTS = "low 0\nhigh 0\nmax 12\noom 3\noom_kill {count}\noom_group_kill 0\n"
 V1_CONTROL = "oom_kill_disable 0\nunder_oom 0\noom_kill {count}\n"

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from watchdog.child import SpawnError, spawn
 from watchdog.cli import main
 from watchdog.config import AppConfig, ConfigError, load, parse
-from watchdog.hostcheck import app_problems
+from watchdog.config.hostcheck import app_problems
+from watchdog.process.child import SpawnError, spawn
 
 
 def app_of(tmp_path: Path, **app: object) -> AppConfig:

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from watchdog.levels import ErrorRate, Level, LevelChanged, MetricLevel, SustainedCritical, grade
+from watchdog.core.levels import (
+    ErrorRate,
+    Level,
+    LevelChanged,
+    MetricLevel,
+    SustainedCritical,
+    grade,
+)
 
 
 def metric(sustain: float | None = 60.0) -> MetricLevel:

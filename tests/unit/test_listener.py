@@ -14,11 +14,10 @@ import pytest
 
 from tests.conftest import poll
 from watchdog.config import ConfigError, parse
-from watchdog.listener import (
+from watchdog.config.listen import ListenSpec, listen_spec
+from watchdog.process.heldsocket import (
     ListenError,
-    ListenSpec,
     accepting,
-    listen_spec,
     open_listener,
     socket_inode,
     with_socket,

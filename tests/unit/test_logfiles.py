@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from watchdog import logfiles
-from watchdog.logfiles import (
+from watchdog.outputs import logfiles
+from watchdog.outputs.logfiles import (
     LogDirError,
     SafeRotatingFileHandler,
     clean_old_logs,

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from watchdog.config import Config, parse
-from watchdog.logs import FIRST_KEYS, Events, LogDirError, open_events
+from watchdog.outputs.logs import FIRST_KEYS, Events, LogDirError, open_events
 
 
 @pytest.fixture(autouse=True)

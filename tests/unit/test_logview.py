@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from watchdog.logview import category_files, follow, parse_line, read_events, render
+from watchdog.cli.logview import category_files, follow, parse_line, read_events, render
 
 T0 = 1_780_000_000.0  # a fixed moment, as a unix time
 

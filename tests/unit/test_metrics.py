@@ -12,12 +12,12 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from watchdog.config import parse
-from watchdog.metrics import BUCKETS, FAMILIES, RESTART_KINDS, Metrics, restart_kind
-from watchdog.observations import DiskUsage, ProbeResult, Sample
-from watchdog.opsconfig import MetricsConfig
-from watchdog.outputs import Event
-from watchdog.policy import Policy, Restart
-from watchdog.resourcepolicy import OverCap
+from watchdog.config.operations import MetricsConfig
+from watchdog.core.observations import DiskUsage, ProbeResult, Sample
+from watchdog.core.policy import Policy, Restart
+from watchdog.core.resources import OverCap
+from watchdog.outputs.events import Event
+from watchdog.outputs.metrics import BUCKETS, FAMILIES, RESTART_KINDS, Metrics, restart_kind
 
 WALL = 1_700_000_000.0
 GB = 2**30

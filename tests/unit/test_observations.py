@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from watchdog.exitreason import decode_exit
-from watchdog.observations import ChildExit
+from watchdog.core.observations import ChildExit
+from watchdog.process.exits import decode_exit
 
 
 def _status_of(code: str) -> int:

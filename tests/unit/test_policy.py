@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from watchdog.config import CrashLoopConfig, HealthConfig, RestartConfig
-from watchdog.observations import ChildExit, ProbeResult
-from watchdog.policy import (
+from watchdog.core.observations import ChildExit, ProbeResult
+from watchdog.core.policy import (
     CrashLoopDetector,
     FailedStart,
     GiveUp,

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from watchdog.config import parse
-from watchdog.levels import LevelChanged
-from watchdog.observations import DiskUsage, ProbeResult, Sample
-from watchdog.policy import Policy, RecommendationWithdrawn, RecommendRestart, Restart
-from watchdog.resourceconfig import RSS_HISTORY_POINTS
-from watchdog.resourcepolicy import DiskCritical, MemoryTrend, OverCap, format_size_short
+from watchdog.config.resources import RSS_HISTORY_POINTS
+from watchdog.core.levels import LevelChanged
+from watchdog.core.observations import DiskUsage, ProbeResult, Sample
+from watchdog.core.policy import Policy, RecommendationWithdrawn, RecommendRestart, Restart
+from watchdog.core.resources import DiskCritical, MemoryTrend, OverCap, format_size_short
 
 GB = 2**30
 LIMIT = 10 * GB

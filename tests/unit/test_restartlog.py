@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from watchdog.cli import main
-from watchdog.restartlog import RestartRecord, render_list, restarts_from_events
+from watchdog.cli.restartlog import RestartRecord, render_list, restarts_from_events
 
 
 def stamp(at: float) -> str:

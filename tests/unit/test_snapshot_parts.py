@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from watchdog import diagnostics, pyspy
-from watchdog.procinfo import fd_kind, is_python
-from watchdog.snapshotview import render_snapshot
+from watchdog.cli.snapshotview import render_snapshot
+from watchdog.diagnostics import pyspy
+from watchdog.diagnostics import snapshot as diagnostics
+from watchdog.diagnostics.procinfo import fd_kind, is_python
 
 AT = datetime(2025, 3, 4, 5, 6, 7, 891000, tzinfo=UTC)
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from watchdog.statusview import CRITICAL, OK, UNKNOWN, WARNING, assess, liveness, render
+from watchdog.cli.statusview import CRITICAL, OK, UNKNOWN, WARNING, assess, liveness, render
 
 NOW = 1_800_000_000.0
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from watchdog.child import KILL_WAIT
 from watchdog.config import Config, load, parse
+from watchdog.process.tree import KILL_WAIT
 
 SYSTEMD_DIR = Path(__file__).resolve().parents[2] / "systemd"
 SINGLE = SYSTEMD_DIR / "watchdog.service"

@@ -20,8 +20,8 @@ from watchdog.core.lifecycle import (
     Lifecycle,
     Trigger,
 )
-from watchdog.observations import ChildExit
-from watchdog.policy import Decision, GiveUp, Policy, Respawn
+from watchdog.core.observations import ChildExit
+from watchdog.core.policy import Decision, GiveUp, Policy, Respawn
 
 if TYPE_CHECKING:
     from watchdog.config import Config

@@ -26,9 +26,9 @@ from watchdog.core.facts import (
     SpawnFailed,
     TimerFired,
 )
+from watchdog.core.levels import LevelChanged
 from watchdog.core.lifecycle import ALIVE_STATES, ChildState, Trigger
-from watchdog.levels import LevelChanged
-from watchdog.policy import (
+from watchdog.core.policy import (
     Decision,
     FailedStart,
     Healthy,
@@ -36,8 +36,8 @@ from watchdog.policy import (
     RecommendRestart,
     Restart,
 )
-from watchdog.report import MEMORY, report_level, report_probe, sample_record, trend_record
-from watchdog.resourcepolicy import DiskCritical, MemoryTrend, OverCap
+from watchdog.core.report import MEMORY, report_level, report_probe, sample_record, trend_record
+from watchdog.core.resources import DiskCritical, MemoryTrend, OverCap
 
 
 class ChildSteps(ControllerBase):

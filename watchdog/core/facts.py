@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from watchdog.observations import ChildExit, ProbeResult, Sample
+from watchdog.core.observations import ChildExit, ProbeResult, Sample
 
 
 @dataclass(frozen=True, slots=True)

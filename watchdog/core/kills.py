@@ -7,8 +7,8 @@ from watchdog.core.bookkeeping import EXIT_CRASH_LOOP, ChildRecord, ControllerBa
 from watchdog.core.commands import Freeze, StopProbes, StopTree, TakeSnapshot
 from watchdog.core.facts import SnapshotTaken, Stopped
 from watchdog.core.lifecycle import ChildState, Trigger
-from watchdog.policy import GiveUp, Respawn
-from watchdog.report import trend_record
+from watchdog.core.policy import GiveUp, Respawn
+from watchdog.core.report import trend_record
 
 
 class KillSteps(ControllerBase):

@@ -19,7 +19,7 @@ from watchdog.core.commands import (
 )
 from watchdog.core.facts import ConfigRead, Reconfigured, Signalled
 from watchdog.core.lifecycle import ALIVE_STATES, ChildState, Trigger
-from watchdog.policy import Restart
+from watchdog.core.policy import Restart
 
 if TYPE_CHECKING:
     from watchdog.config import Config

@@ -14,7 +14,6 @@ from collections.abc import Callable, Coroutine, Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from watchdog.child import Child, SpawnError, freeze_tree, spawn, stop_tree
 from watchdog.core.bookkeeping import FromNow
 from watchdog.core.commands import (
     Answer,
@@ -42,9 +41,11 @@ from watchdog.core.facts import (
     StopOutcome,
     Stopped,
 )
-from watchdog.handover import until_accepting
-from watchdog.listener import socket_inode
-from watchdog.logs import clean_logs
+from watchdog.outputs.logs import clean_logs
+from watchdog.process.child import Child, SpawnError, spawn
+from watchdog.process.handover import until_accepting
+from watchdog.process.heldsocket import socket_inode
+from watchdog.process.tree import freeze_tree, stop_tree
 from watchdog.runtime.shell import Shell, settle
 
 SNAPSHOT_SAMPLES = 20  # the last samples a diagnostic snapshot shows

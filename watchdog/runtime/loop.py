@@ -15,22 +15,23 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from watchdog import __version__, signals
-from watchdog.child import become_subreaper, raise_fd_limit, stop_tree
+from watchdog import __version__
 from watchdog.config import Config
 from watchdog.core.bookkeeping import EXIT_INTERNAL_ERROR
 from watchdog.core.commands import Exit, WakeAt
 from watchdog.core.controller import Controller
 from watchdog.core.facts import Booted, Fact, Signalled, TimerFired
-from watchdog.instancelock import InstanceLock
-from watchdog.listener import ListenError, close_listener
-from watchdog.logs import Events
-from watchdog.metrics import MetricsError
-from watchdog.runtime import watching
+from watchdog.outputs.logs import Events
+from watchdog.outputs.metrics import MetricsError
+from watchdog.process.child import raise_fd_limit
+from watchdog.process.heldsocket import ListenError, close_listener
+from watchdog.process.instancelock import InstanceLock
+from watchdog.process.tree import become_subreaper, stop_tree
+from watchdog.runtime import signals, watching
 from watchdog.runtime.effects import Effects, resolve
 from watchdog.runtime.shell import Shell
+from watchdog.runtime.signals import HANDLED_SIGNALS
 from watchdog.runtime.startup import PortTakenError, check_ports, clear_the_way, listen
-from watchdog.signals import HANDLED_SIGNALS
 
 EXIT_CONFIG = 2
 HISTORY_SHOWN = 10  # samples in the state file

@@ -10,21 +10,23 @@ import threading
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from watchdog.child import SETTLE_WAIT, Child
 from watchdog.config import Config, ConfigError
 from watchdog.core.facts import ConfigRead, Reconfigured
-from watchdog.history import History
-from watchdog.instancelock import InstanceLock, LockHeldError, lock_path
-from watchdog.leftovers import instance_mark
-from watchdog.listener import socket_inode
-from watchdog.logfiles import prepare_log_dir
-from watchdog.logs import Events, LogDirError
-from watchdog.observations import ChildExit
-from watchdog.operations import Operations
-from watchdog.portowner import AnswerCheck
-from watchdog.postmortem import Postmortem
-from watchdog.probe import Prober
-from watchdog.status import history_path
+from watchdog.core.observations import ChildExit
+from watchdog.diagnostics.postmortem import Postmortem
+from watchdog.outputs.bus import Bus
+from watchdog.outputs.files import history_path
+from watchdog.outputs.history import History
+from watchdog.outputs.hub import Outputs
+from watchdog.outputs.logfiles import prepare_log_dir
+from watchdog.outputs.logs import Events, LogDirError, LogOutput
+from watchdog.process.child import Child
+from watchdog.process.heldsocket import socket_inode
+from watchdog.process.instancelock import InstanceLock, LockHeldError, lock_path
+from watchdog.process.leftovers import instance_mark
+from watchdog.process.tree import SETTLE_WAIT
+from watchdog.sensors.portowner import AnswerCheck
+from watchdog.sensors.probe import Prober
 
 READ_TIMEOUT = 10.0  # a config file that takes longer to read (a FIFO, a hung mount) fails
 
@@ -41,7 +43,6 @@ class Shell:
         lock: InstanceLock | None,
     ) -> None:
         self.config = config
-        self.events = events
         self._reload_config = reload_config
         self._reopen_events = reopen_events
         self.clock = clock
@@ -50,12 +51,16 @@ class Shell:
         self.listener: socket.socket | None = None
         self.answers: AnswerCheck | None = None
         self.tree_pids: tuple[int, ...] = ()  # as the last sample found them
-        self.ops = Operations(config, self.emit, clock)
+        self.bus = Bus(clock)
+        self.logs = LogOutput(events)
+        self.bus.subscribe(self.logs)  # first: an event is in the log before anything acts on it
+        self.ops = Outputs(config, self.emit, clock, bus=self.bus)
         self.history = History(
             config.state.dir, config.app.name, config.resources.history_size, self.emit
         )
-        self.ops.add_output(self.history)
+        self.bus.subscribe(self.history)
         self.postmortem = Postmortem(config.diagnostics, config.app.name, clock)
+        self.bus.subscribe(self.postmortem)
         self.prober = self.new_prober()
         self.watched: int | None = None  # the generation probed and cap-checked
         self.probing: asyncio.Task[None] | None = None
@@ -65,15 +70,12 @@ class Shell:
     def emit(
         self, event: str, /, *, level: str = "info", category: str = "main", **fields: Any
     ) -> None:
-        """Log an event, and hand it to every other output (state, alerts, metrics, notify)."""
-        self.events(event, level=level, category=category, **fields)
-        fields.pop("also", None)
-        self.ops.emit(event, level, category, fields)
+        """One event onto the bus: the logs, the state file, alerts, metrics, sd_notify."""
+        self.bus.emit(event, level, category, **fields)
 
     def output_sink(self, generation: int) -> Callable[[str, list[str]], None]:
         def sink(stream: str, lines: list[str]) -> None:
-            self.events.child_output(stream, lines, generation)
-            self.postmortem.output(generation, lines)
+            self.bus.output(generation, stream, lines)
 
         return sink
 
@@ -159,7 +161,7 @@ class Shell:
             self.lock = lock
         self.config = new
         if events is not None:
-            self.events = events
+            self.logs.events = events
         self.postmortem.config, self.postmortem.app_name = new.diagnostics, new.app.name
         self.history.resize(new.resources.history_size)
         self.history.path = history_path(new.state.dir, new.app.name)

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import os
 
-from watchdog.leftovers import find_leftovers, stop_leftovers
-from watchdog.listener import open_listener
-from watchdog.portowner import find_holder, listening_inodes, open_socket_inodes, url_port
+from watchdog.core.units import format_duration
+from watchdog.process.heldsocket import open_listener
+from watchdog.process.leftovers import find_leftovers, stop_leftovers
 from watchdog.runtime.shell import Shell
-from watchdog.units import format_duration
+from watchdog.sensors.portowner import find_holder, listening_inodes, open_socket_inodes, url_port
 
 
 class PortTakenError(Exception):

@@ -8,13 +8,13 @@ import dataclasses
 import time
 from collections.abc import Callable
 
-from watchdog.child import app_pids, reap_all
 from watchdog.core.facts import CapCrossed, Exited, Fact, Probed, Sampled
-from watchdog.logs import clean_logs
-from watchdog.observations import ChildExit, ProbeResult
-from watchdog.rsswatch import CapPacer, tree_rss
+from watchdog.core.observations import ChildExit, ProbeResult
+from watchdog.outputs.logs import clean_logs
+from watchdog.process.tree import app_pids, reap_all
 from watchdog.runtime.shell import Shell
-from watchdog.sampler import Sampler
+from watchdog.sensors.rss import CapPacer, tree_rss
+from watchdog.sensors.sampler import Sampler
 
 HOUSEKEEPING_INTERVAL = 86400.0  # the guide's daily cleanup_old_logs
 CAP_CHECK_SHARE = 0.02  # of one core, at most, for the quick cap checks

@@ -1,0 +1,171 @@
+"""Converters for config values: each returns the value or raises ValueError."""
+
+from __future__ import annotations
+
+import shlex
+import signal
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from watchdog.core.units import parse_duration, parse_size
+
+NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
+LARGEST = 2**63 - 1  # beyond any count or size a setting means, and what other programs read
+
+
+def positive_duration(value: object) -> float:
+    seconds = parse_duration(value)
+    if seconds <= 0:
+        raise ValueError("must be positive")
+    return seconds
+
+
+def whole(minimum: int) -> Callable[[object], int]:
+    def convert(value: object) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError
+        if not minimum <= value <= LARGEST:
+            raise ValueError
+        return value
+
+    return convert
+
+
+def encodable_text(value: object) -> str:
+    """A string that every file name, argument and environment can hold.
+
+    YAML's escapes can write a NUL or a lone surrogate ("\\ud800"), which no path or
+    argument can be encoded with: found here, not by the first system call that uses it.
+    """
+    if not isinstance(value, str) or "\0" in value:
+        raise ValueError
+    value.encode("utf-8")  # UnicodeEncodeError (a ValueError) for a lone surrogate
+    return value
+
+
+def nonempty_text(value: object) -> str:
+    text = encodable_text(value)
+    if not text.strip():
+        raise ValueError
+    return text
+
+
+def path(base_dir: Path) -> Callable[[object], Path]:
+    """A path, resolved against the config file's folder."""
+
+    def convert(value: object) -> Path:
+        try:
+            return (base_dir / nonempty_text(value)).resolve()
+        except (OSError, RuntimeError) as exc:  # a symlink loop is a RuntimeError
+            raise ValueError from exc
+
+    return convert
+
+
+def flag(value: object) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError
+    return value
+
+
+def choice(*choices: str) -> Callable[[object], str]:
+    def convert(value: object) -> str:
+        if value not in choices:
+            raise ValueError
+        return str(value)
+
+    return convert
+
+
+def name(value: object) -> str:
+    text = nonempty_text(value)
+    if not set(text) <= NAME_CHARS or text[0] in ".-":
+        raise ValueError
+    return text
+
+
+def url(value: object) -> str:
+    text = nonempty_text(value).strip()
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError
+    _ = parts.port  # ValueError for a port that is not a number in 0-65535
+    return text
+
+
+def statuses(value: object) -> tuple[int, ...]:
+    items = value if isinstance(value, list) else [value]
+    if not items or not all(whole(100)(item) < 600 for item in items):
+        raise ValueError
+    return tuple(items)
+
+
+def env_name(name: str) -> bool:
+    """Whether `name` can be an environment variable's name."""
+    try:
+        return bool(name) and "=" not in name and encodable_text(name) == name
+    except ValueError:
+        return False
+
+
+def env_value(value: object) -> str:
+    """An environment variable's value; ValueError(what was expected) if it cannot be one."""
+    if isinstance(value, bool):  # YAML reads a bare yes, no, on, true as a boolean
+        raise ValueError("a string or number value (quote true, yes or on to pass it as text)")
+    if not isinstance(value, str | int | float):
+        raise ValueError("a string or number value")
+    try:
+        text = str(value)
+    except ValueError:  # a number too long to print
+        raise ValueError("a string or number value") from None
+    try:
+        return encodable_text(text)
+    except ValueError:
+        raise ValueError("text without NUL or a lone surrogate") from None
+
+
+def signal_name(value: object) -> signal.Signals:
+    name = nonempty_text(value).upper()
+    try:
+        return signal.Signals[name if name.startswith("SIG") else f"SIG{name}"]
+    except KeyError:
+        raise ValueError from None
+
+
+def command_words(value: object) -> list[str]:
+    if isinstance(value, str):
+        words = shlex.split(value)
+    elif isinstance(value, list) and all(isinstance(word, str | int | float) for word in value):
+        words = [str(word) for word in value]
+    else:
+        raise ValueError
+    if not words or not words[0].strip():
+        raise ValueError
+    return [encodable_text(word) for word in words]
+
+
+def positive_size(value: object) -> int:
+    size = parse_size(value)
+    if not 0 < size <= LARGEST:
+        raise ValueError
+    return size
+
+
+def percent(value: object) -> float:
+    """A percentage above 0 and at most 100: a number, or a string like "85%"."""
+    if isinstance(value, str) and value.strip().endswith("%"):
+        value = float(value.strip().removesuffix("%"))
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 100:
+        raise ValueError
+    return float(value)
+
+
+def optional(convert: Callable[[object], Any]) -> Callable[[object], Any]:
+    """`convert`, or None for a null value (a setting that is off)."""
+
+    def convert_or_none(value: object) -> Any:
+        return None if value is None else convert(value)
+
+    return convert_or_none

@@ -1,0 +1,355 @@
+"""Every rule that decides the child's fate: pure code fed with observations and `now`.
+
+Nothing here sleeps, spawns, logs or reads a clock. The supervisor feeds it facts and
+carries out the decisions it returns.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from watchdog.core.levels import Level, LevelChanged, SustainedCritical
+from watchdog.core.observations import ProbeResult, Sample
+from watchdog.core.resources import (
+    DiskCritical,
+    MemoryTrend,
+    OverCap,
+    ResourceDecision,
+    ResourceRules,
+)
+from watchdog.core.units import format_duration
+
+if TYPE_CHECKING:
+    from watchdog.config import HealthConfig, RestartConfig
+    from watchdog.config.resources import ResourcesConfig
+
+PROBES = "probes"
+FORECAST = "forecast"
+OPERATOR = "operator"
+
+
+@dataclass(frozen=True, slots=True)
+class Healthy:
+    """The child answered healthy for the first time since it started."""
+
+    startup: float
+
+
+@dataclass(frozen=True, slots=True)
+class Restart:
+    """Stop the live child now and start a new one."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class RecommendRestart:
+    """A restart is due but throttled; it happens at `at` if the failure persists."""
+
+    reason: str
+    at: float
+    source: str = PROBES  # what must recover to withdraw it: the probes, or one metric
+
+
+@dataclass(frozen=True, slots=True)
+class RecommendationWithdrawn:
+    """The failure behind a throttled restart cleared before the throttle allowed it."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class FailedStart:
+    """The child is alive but never answered healthy within the startup window."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Respawn:
+    """Start a new child after `delay`; `crash_loop` says the loop rule fired but we go on."""
+
+    delay: float
+    crashes: int
+    crash_loop: bool = False
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class GiveUp:
+    """Stop supervising: the child keeps dying and the config says to exit."""
+
+    reason: str
+
+
+Decision = (
+    Healthy
+    | Restart
+    | RecommendRestart
+    | RecommendationWithdrawn
+    | FailedStart
+    | LevelChanged
+    | OverCap
+    | MemoryTrend
+    | DiskCritical
+)
+
+
+def backoff_delay(crashes: int, initial: float, maximum: float) -> float:
+    """No wait after a first crash, then initial, 2x, 4x ... capped at maximum.
+
+    A healthy API that dies once is most often back at once (PM2 restarts in 0.16 s);
+    the growing delay is for a child that keeps dying.
+    """
+    if crashes <= 1:
+        return 0.0
+    try:
+        return min(maximum, initial * 2.0 ** (crashes - 2))
+    except OverflowError:
+        return maximum
+
+
+class RestartThrottle:
+    """At most one restart of a live child per `min_interval`."""
+
+    def __init__(self, min_interval: float) -> None:
+        self.min_interval = min_interval
+        self.last: float | None = None
+
+    def allowed_at(self) -> float:
+        return float("-inf") if self.last is None else self.last + self.min_interval
+
+    def record(self, now: float) -> None:
+        self.last = now
+
+
+class CrashLoopDetector:
+    """`max_crashes` crashes within `window` seconds make a crash loop."""
+
+    def __init__(self, max_crashes: int, window: float) -> None:
+        self.max_crashes = max_crashes
+        self.window = window
+        self._crashes: deque[float] = deque()
+
+    def record(self, now: float) -> bool:
+        self._crashes.append(now)
+        while self._crashes and self._crashes[0] <= now - self.window:
+            self._crashes.popleft()
+        return len(self._crashes) >= self.max_crashes
+
+    def __len__(self) -> int:
+        return len(self._crashes)
+
+
+class Policy:
+    """The rules for one supervised app, across all the children it goes through."""
+
+    def __init__(
+        self,
+        health: HealthConfig,
+        restart: RestartConfig,
+        resources: ResourcesConfig | None = None,
+    ) -> None:
+        self.resources = ResourceRules(resources) if resources else None
+        self.throttle = RestartThrottle(restart.min_interval)
+        self.crash_loop = CrashLoopDetector(
+            restart.crash_loop.max_crashes, restart.crash_loop.window
+        )
+        self.health = health
+        self.restart = restart
+        self.crashes = 0  # consecutive, since the last child that stayed healthy
+        self.failures = 0  # consecutive failed probes of the current child
+        self.started_at: float | None = None
+        self.healthy_since: float | None = None
+        self.startup_expired = False
+        self.pending: RecommendRestart | None = None
+        self.startup_error: str | None = None  # the last probe's, while the child boots
+
+    def reconfigure(
+        self, health: HealthConfig, restart: RestartConfig, resources: ResourcesConfig | None = None
+    ) -> None:
+        """New settings; the history (last restart, recent crashes) carries over."""
+        self.health, self.restart = health, restart
+        if resources is not None and self.resources is None:
+            self.resources = ResourceRules(resources)
+        elif resources is not None and self.resources is not None:
+            self.resources.reconfigure(resources)
+        self.throttle.min_interval = restart.min_interval
+        self.crash_loop.max_crashes = restart.crash_loop.max_crashes
+        self.crash_loop.window = restart.crash_loop.window
+
+    def child_started(self, now: float) -> None:
+        """A new child: every detector starts afresh, nothing of the old child counts."""
+        self.started_at = now
+        self.healthy_since = None
+        self.startup_expired = False
+        self.startup_error = None
+        self.failures = 0
+        self.pending = None
+        if self.resources:
+            self.resources.child_started()
+
+    def on_sample(self, sample: Sample) -> list[Decision]:
+        """Grade a resource sample; a critical state that lasts becomes a throttled restart."""
+        if self.resources is None:
+            return []
+        # A sample taken before the current child started measured the old tree (queued
+        # while it was being stopped): it must not count against the new child.
+        has_child = self.started_at is not None and sample.at >= self.started_at
+        counting = has_child and self.healthy_since is not None
+        found = self.resources.on_sample(sample, counting, has_child=has_child)
+        decisions = self._resolve(found, sample.at)
+        forecast_made = self.resources.trend_at == sample.at
+        if self.restart.predictive and self.started_at is not None and forecast_made:
+            trend = next((item for item in found if isinstance(item, MemoryTrend)), None)
+            eta = trend.until_critical if trend else None
+            if trend is not None and eta is not None and eta <= self.restart.predictive_horizon:
+                reason = (
+                    f"memory forecast: critical in {format_duration(round(eta))}"
+                    f" at {trend.trend.mb_per_hour:.1f} MB/hour"
+                )
+                decisions += self._restart_due(reason, sample.at, FORECAST)
+            else:
+                decisions += self._withdraw(FORECAST)
+        return decisions
+
+    def on_rss(self, tree_rss: int, now: float) -> list[Decision]:
+        """A quick RSS-only check of the tree: only the hard cap is judged on it."""
+        if self.resources is None:
+            return []
+        over = self.resources.over_cap(tree_rss)
+        return self._resolve([over], now) if over is not None else []
+
+    def _resolve(self, found: list[ResourceDecision], now: float) -> list[Decision]:
+        decisions: list[Decision] = []
+        for item in found:
+            if isinstance(item, SustainedCritical):
+                if self.started_at is not None:
+                    decisions += self._restart_due(item.reason, now, item.metric)
+            elif isinstance(item, OverCap):
+                # Not throttled: a leak past a hard cap is a death foretold, handled like
+                # the crash it would become (backoff, crash loop), only gentler. Unless
+                # this very sample already restarted the child: the new one is not over.
+                if self.started_at is not None:
+                    self.started_at = None
+                    decisions.append(item)
+            else:
+                if isinstance(item, LevelChanged) and item.new is not Level.CRITICAL:
+                    decisions += self._withdraw(item.metric)
+                decisions.append(item)
+        return decisions
+
+    def on_probe(self, probe: ProbeResult) -> list[Decision]:
+        if self.started_at is None:
+            return []
+        if self.resources and self.healthy_since is not None:
+            found = self.resources.on_probe(probe, counting=True)
+            return self._on_health_probe(probe) + self._resolve(found, probe.at)
+        return self._on_health_probe(probe)
+
+    def _on_health_probe(self, probe: ProbeResult) -> list[Decision]:
+        if self.healthy_since is None:
+            # Inside the startup window failures do not count: the app is still booting.
+            if not probe.ok:
+                self.startup_error = probe.error or f"status {probe.status}"
+            if not probe.ok or self.startup_expired:
+                return []
+            self.healthy_since = probe.at
+            return [Healthy(startup=probe.at - self.started_at)]
+        if probe.ok:
+            self.failures = 0
+            # Only a recommendation made by the probes is undone by a good probe: an app
+            # short of memory or CPU still answers.
+            return self._withdraw(PROBES)
+        self.failures += 1
+        if self.failures < self.health.max_failures:
+            return []
+        last = probe.error or f"status {probe.status}"
+        return self._restart_due(f"{self.failures} consecutive failed probes ({last})", probe.at)
+
+    def on_tick(self, now: float) -> list[Decision]:
+        decisions: list[Decision] = []
+        startup_deadline = self._startup_deadline()
+        if startup_deadline is not None and now >= startup_deadline:
+            self.startup_expired = True
+            window = format_duration(self.health.startup_timeout)
+            last = self.startup_error
+            seen = f"last probe: {last}" if last is not None else "no probe has finished"
+            decisions.append(FailedStart(f"not healthy within startup_timeout ({window}); {seen}"))
+        if self.pending is not None and now >= self.pending.at:
+            decisions.extend(self._restart_due(self.pending.reason, now))
+        return decisions
+
+    def next_deadline(self) -> float | None:
+        """The next time `on_tick` has something to decide, if any."""
+        deadlines = [self._startup_deadline(), self.pending.at if self.pending else None]
+        return min((d for d in deadlines if d is not None), default=None)
+
+    def restart_requested(self, reason: str, now: float, force: bool = True) -> list[Decision]:
+        """An operator's restart. Forced: now, counting against the throttle. Otherwise it
+        waits for the throttle like any other (and only a restart makes it go away)."""
+        if force:
+            return [self._restart_now(reason, now)]
+        return self._restart_due(reason, now, OPERATOR)
+
+    def restart_failed(self, started_at: float) -> None:
+        """A restart that brought up no new child (an overlap whose new child never served):
+        the old child is watched as before, from its own start. The throttle keeps the
+        attempt, so a cause that persists is recommended again and retried when it allows."""
+        self.started_at = started_at
+
+    def on_crash(self, description: str, at: float) -> Respawn | GiveUp:
+        """The child died by itself at `at`; `description` is its exit, for a person."""
+        return self._crashed(description, at)
+
+    def on_failed_start(self, reason: str, now: float) -> Respawn | GiveUp:
+        return self._crashed(reason, now)
+
+    def _startup_deadline(self) -> float | None:
+        if self.started_at is None or self.healthy_since is not None or self.startup_expired:
+            return None
+        return self.started_at + self.health.startup_timeout
+
+    def _restart_due(self, reason: str, now: float, source: str = PROBES) -> list[Decision]:
+        allowed_at = self.throttle.allowed_at()
+        if now >= allowed_at:
+            return [self._restart_now(reason, now)]
+        if self.pending is None:
+            self.pending = RecommendRestart(reason, allowed_at, source)
+            return [self.pending]
+        return []
+
+    def _withdraw(self, source: str) -> list[Decision]:
+        """The failure behind a throttled restart from `source` has cleared."""
+        if self.pending is None or self.pending.source != source:
+            return []
+        withdrawn, self.pending = self.pending, None
+        return [RecommendationWithdrawn(withdrawn.reason)]
+
+    def _restart_now(self, reason: str, now: float) -> Restart:
+        self.throttle.record(now)
+        self.pending = None
+        self.started_at = None
+        return Restart(reason)
+
+    def _crashed(self, reason: str, now: float) -> Respawn | GiveUp:
+        stayed_healthy = (
+            self.healthy_since is not None
+            and now - self.healthy_since >= self.restart.backoff_reset
+        )
+        if stayed_healthy:
+            self.crashes = 0
+        self.crashes += 1
+        self.started_at = self.healthy_since = self.pending = None
+        if self.crash_loop.record(now):
+            loop = (
+                f"{len(self.crash_loop)} crashes within"
+                f" {format_duration(self.crash_loop.window)} (last: {reason})"
+            )
+            if self.restart.crash_loop.action == "exit":
+                return GiveUp(loop)
+            return Respawn(self.restart.backoff_max, self.crashes, crash_loop=True, reason=loop)
+        delay = backoff_delay(self.crashes, self.restart.backoff_initial, self.restart.backoff_max)
+        return Respawn(delay, self.crashes, reason=reason)

@@ -1,0 +1,1 @@
+"""The snapshot taken before a kill: processes, stacks, the child's last output."""

@@ -1,0 +1,1 @@
+"""Where events go: the logs, the state file, sd_notify, alerts, metrics, the history."""

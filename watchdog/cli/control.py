@@ -20,8 +20,8 @@ from typing import Any
 
 import psutil
 
+from watchdog.process.environ import command_line
 from watchdog.process.instancelock import lock_holder
-from watchdog.sensors.portowner import command_line
 
 POLL = 0.05
 SAME_PROCESS_TOLERANCE = 0.5  # seconds; create times are derived from clock ticks

@@ -1,4 +1,5 @@
-"""The environment the watchdog hands on: its own, less what it speaks to systemd with."""
+"""What a process is started with: the environment the watchdog hands on (its own, less what
+it speaks to systemd with), and how another process's command line is read back."""
 
 from __future__ import annotations
 
@@ -20,3 +21,17 @@ PRIVATE_ENV = (
 def public_environ() -> dict[str, str]:
     """os.environ without PRIVATE_ENV: for the app, an alert command, py-spy."""
     return {key: value for key, value in os.environ.items() if key not in PRIVATE_ENV}
+
+
+COMMAND_SHOWN = 200  # characters of another process's command line in a message
+
+
+def command_line(pid: int) -> str:
+    """A process's command line for a message, shortened; '?' when it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            words = handle.read().rstrip(b"\0").split(b"\0")
+    except OSError:
+        return "?"
+    text = " ".join(word.decode("utf-8", "replace") for word in words) or "?"
+    return text if len(text) <= COMMAND_SHOWN else text[: COMMAND_SHOWN - 3] + "..."

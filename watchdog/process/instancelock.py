@@ -13,7 +13,7 @@ import fcntl
 import os
 from pathlib import Path
 
-from watchdog.sensors.portowner import command_line
+from watchdog.process.environ import command_line
 
 LOCK_FILE_MODE = 0o640
 

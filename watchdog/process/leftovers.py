@@ -20,8 +20,7 @@ from pathlib import Path
 
 import psutil
 
-from watchdog.process.environ import MARK
-from watchdog.sensors.portowner import command_line
+from watchdog.process.environ import MARK, command_line
 
 POLL = 0.05
 

@@ -16,9 +16,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from watchdog.process.environ import command_line
+
 LISTEN = "0A"  # TCP_LISTEN in /proc/net/tcp's `st` column
 PROC_NET = ("/proc/net/tcp", "/proc/net/tcp6")
-COMMAND_SHOWN = 200  # characters of a stranger's command line in a message
 SEARCH_SECONDS = 1.0  # the most a search of every process for a socket may take
 
 
@@ -83,17 +84,6 @@ def open_socket_inodes(pids: Iterable[int]) -> set[int]:
                     if target.startswith("socket:["):
                         found.add(int(target[8:-1]))
     return found
-
-
-def command_line(pid: int) -> str:
-    """A process's command line for a message, shortened; '?' when it cannot be read."""
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as handle:
-            words = handle.read().rstrip(b"\0").split(b"\0")
-    except OSError:
-        return "?"
-    text = " ".join(word.decode("utf-8", "replace") for word in words) or "?"
-    return text if len(text) <= COMMAND_SHOWN else text[: COMMAND_SHOWN - 3] + "..."
 
 
 def find_holder(inodes: set[int], exclude: Iterable[int] = ()) -> Stranger:

@@ -79,18 +79,17 @@ def main() -> None:
 @health_overrides
 def run(config_path: Path, **health: object) -> None:
     """Start the app and supervise it until SIGTERM or SIGINT."""
-    from watchdog.runtime import signals
-
-    # Held until the supervisor's handlers are in place, so that a reload or stop sent
-    # during start-up is handled rather than killing the process.
-    signals.hold()
     import asyncio
 
     from watchdog.outputs.logfiles import prepare_log_dir
     from watchdog.outputs.logs import LogDirError, open_events
     from watchdog.process.instancelock import InstanceLock, LockHeldError, lock_path
+    from watchdog.runtime import signals
     from watchdog.runtime.loop import Runtime
 
+    # Held until the runtime's handlers are in place, so that a reload or stop sent
+    # during start-up is handled rather than killing the process.
+    signals.hold()
     try:
         config = _load(config_path, health, check_host=True)
         # state.dir is logging.dir unless set: name the key the user wrote.
@@ -108,7 +107,7 @@ def run(config_path: Path, **health: object) -> None:
         signals.release()
         click.echo(f"watchdog: state.dir: cannot create the lock file ({exc})", err=True)
         sys.exit(EXIT_CONFIG)
-    except SystemExit:
+    except BaseException:
         signals.release()  # nothing started; leave the process as we found it
         raise
 

@@ -162,7 +162,7 @@ def test_hung_app_snapshot_shows_where_the_thread_is_stuck(sick_app, tmp_path: P
 
 
 def test_leaking_app_snapshot_shows_rss_and_the_trend(sick_app, tmp_path: Path) -> None:
-    """RSS as read at the time, and the leak trend the supervisor hands over, unchanged."""
+    """RSS as read at the time, and the leak trend the controller hands over, unchanged."""
     app = sick_app("--leak-mb-per-s", "200")
     start = psutil.Process(app.pid).memory_info().rss
     poll(lambda: psutil.Process(app.pid).memory_info().rss > start + 40 * 2**20, timeout=5)
@@ -215,7 +215,7 @@ def test_snapshot_gives_up_on_a_stuck_py_spy_at_its_timeout(sick_app, tmp_path: 
 
 
 def test_a_cancelled_snapshot_kills_its_py_spy(sick_app, tmp_path: Path) -> None:
-    """A supervisor shutting down mid-snapshot leaves no py-spy behind."""
+    """A watchdog shutting down mid-snapshot leaves no py-spy behind."""
     app = sick_app()
     started_file = tmp_path / "stand-in.pid"
     stand_in = slow_stand_in(tmp_path, started_file)
@@ -313,7 +313,7 @@ def test_a_gone_process_and_an_unwritable_directory_never_raise(tmp_path: Path) 
     assert path is None
 
 
-# -- under the supervisor: a snapshot before each kill, and `watchdog restarts` -----------
+# -- under a running watchdog: a snapshot before each kill, and `watchdog restarts` -----------
 
 
 def _supervised(port: int, app_args: list[str]) -> dict[str, Any]:

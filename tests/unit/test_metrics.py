@@ -99,7 +99,7 @@ def test_child_up_only_between_healthy_and_the_next_down_event(down: str) -> Non
     assert value(feed(metrics, event(down)), "watchdog_child_up") == 0
 
 
-# The reasons as policy.py, levels.py (through resourcepolicy.py) and supervisor.py word them.
+# The reasons as the core's policy, levels, resources and requests word them.
 REASONS = [
     ("3 consecutive failed probes (no answer within 5s)", "probes"),
     ("3 consecutive failed probes (status 503)", "probes"),

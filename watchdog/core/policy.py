@@ -1,7 +1,7 @@
 """Every rule that decides the child's fate: pure code fed with observations and `now`.
 
-Nothing here sleeps, spawns, logs or reads a clock. The supervisor feeds it facts and
-carries out the decisions it returns.
+Nothing here sleeps, spawns, logs or reads a clock. The controller feeds it facts and acts
+on the decisions it returns.
 """
 
 from __future__ import annotations

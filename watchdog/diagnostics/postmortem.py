@@ -1,4 +1,4 @@
-"""What the supervisor keeps so that every restart can say why: the child's last output, the
+"""What the runtime keeps so that every restart can say why: the child's last output, the
 OOM-kill count at its start, and the snapshot taken before a kill."""
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 One JSON file per restart under `diagnostics.directory`: the processes of the child's tree
 (memory, threads, open files and connections, Python stacks), its last output lines and
 the history that led to the decision. Bounded by `timeout`, since it holds up the restart;
-never raises, since the supervisor must not die of it; never holds the environment.
+never raises, since the watchdog must not die of it; never holds the environment.
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ MAX_HEAD = 8192  # request line and headers; a scrape needs a few hundred bytes
 # a scrape is served however many idle connections are open, and no more are held.
 MAX_CONNECTIONS = 16
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, math.inf)
-# The wording of policy.py, levels.py (via resourcepolicy.py) and supervisor.py; a reason
+# The wording of the core's policy, levels, resources and requests; a reason
 # that matches none (a rule added later) is counted as "other" rather than lost.
 REASON_PREFIXES = (
     ("memory forecast:", "forecast"),

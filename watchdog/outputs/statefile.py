@@ -2,7 +2,7 @@
 
 Written atomically (temp file + rename, 0640) after every turn of the supervising loop
 and at least every REFRESH seconds, so that its age tells whether the loop still turns.
-What events tell (restarts, the last probe) is gathered here; what only the supervisor
+What events tell (restarts, the last probe) is gathered here; what only the controller
 knows (the child's state, levels, a pending restart) it passes to `write`.
 """
 

@@ -17,9 +17,10 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from watchdog.config.operations import ListenAddress, MetricsConfig
-from watchdog.outputs import metrics as metrics_module
+from watchdog.outputs import scrape as scrape_module
 from watchdog.outputs.events import Event
-from watchdog.outputs.metrics import CONTENT_TYPE, MAX_HEAD, Metrics, MetricsError
+from watchdog.outputs.metrics import Metrics
+from watchdog.outputs.scrape import CONTENT_TYPE, MAX_HEAD, MetricsError
 
 WAIT = 3.0  # every wait on the server is bounded by this, so a failure never hangs
 
@@ -133,7 +134,7 @@ def test_garbage_and_silent_clients_never_stop_the_server(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Nonsense gets a 400, a silent or oversized client is cut off, and scrapes go on."""
-    monkeypatch.setattr(metrics_module, "READ_TIMEOUT", 0.3)
+    monkeypatch.setattr(scrape_module, "READ_TIMEOUT", 0.3)
 
     async def scenario(_: Metrics, base: str) -> None:
         host, port = base.removeprefix("http://").split(":")
@@ -288,7 +289,7 @@ def test_no_textfile_writes_nothing(tmp_path: Path) -> None:
 def test_a_flood_of_idle_connections_is_capped(monkeypatch: pytest.MonkeyPatch) -> None:
     """At most MAX_CONNECTIONS are held: beyond them, the one that has waited longest for its
     request is hung up on, so a flood cannot use up the watchdog's file descriptors."""
-    monkeypatch.setattr(metrics_module, "HEAD_TIMEOUT", 30.0)  # only the cap hangs up here
+    monkeypatch.setattr(scrape_module, "HEAD_TIMEOUT", 30.0)  # only the cap hangs up here
 
     async def scenario(_: Metrics, base: str) -> None:
         host, port = base.removeprefix("http://").split(":")
@@ -304,7 +305,7 @@ def test_a_flood_of_idle_connections_is_capped(monkeypatch: pytest.MonkeyPatch) 
                 return True
 
         closed = await asyncio.gather(*(hung_up(reader) for reader, _ in flood))
-        held = metrics_module.MAX_CONNECTIONS
+        held = scrape_module.MAX_CONNECTIONS
         assert closed == [True] * (40 - held) + [False] * held  # the newest are kept
         for _, writer in flood:
             writer.close()
@@ -322,7 +323,7 @@ def test_idle_connections_never_keep_a_scrape_out() -> None:
         async with httpx.AsyncClient(timeout=1.0) as client, asyncio.timeout(1.0):
             assert (await client.get(f"{base}/metrics")).status_code == 200
         for reader, writer in idle:
-            async with asyncio.timeout(metrics_module.HEAD_TIMEOUT + WAIT):
+            async with asyncio.timeout(scrape_module.HEAD_TIMEOUT + WAIT):
                 with contextlib.suppress(ConnectionResetError):
                     assert await reader.read() == b""
             writer.close()

@@ -15,16 +15,10 @@ import pytest
 
 from tests.conftest import Reports
 from watchdog.config.operations import ALERT_KINDS, AlertsConfig, WebhookConfig
-from watchdog.outputs.alerts import (
-    REDACTED,
-    Alerter,
-    AlertRules,
-    RateLimit,
-    alert_kind,
-    redact,
-    secrets_of,
-)
+from watchdog.outputs.alertrules import AlertRules, RateLimit, alert_kind
+from watchdog.outputs.alerts import Alerter
 from watchdog.outputs.events import Event
+from watchdog.outputs.redaction import REDACTED, redact, secrets_of
 
 URL = "https://user:pa55word-x@hooks.example.com/services/T0123/XyZsecretTOKEN?key=querysecret9"
 HEADER = "Bearer sekrit-token-9"

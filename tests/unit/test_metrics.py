@@ -13,8 +13,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from watchdog.config import parse
 from watchdog.config.operations import MetricsConfig
+from watchdog.core.decisions import Restart
 from watchdog.core.observations import DiskUsage, ProbeResult, Sample
-from watchdog.core.policy import Policy, Restart
+from watchdog.core.policy import Policy
 from watchdog.core.resources import OverCap
 from watchdog.outputs.events import Event
 from watchdog.outputs.metrics import BUCKETS, FAMILIES, RESTART_KINDS, Metrics, restart_kind

@@ -5,20 +5,18 @@ from __future__ import annotations
 import pytest
 
 from watchdog.config import CrashLoopConfig, HealthConfig, RestartConfig
-from watchdog.core.observations import ChildExit, ProbeResult
-from watchdog.core.policy import (
-    CrashLoopDetector,
+from watchdog.core.crashes import CrashLoopDetector, RestartThrottle, backoff_delay
+from watchdog.core.decisions import (
     FailedStart,
     GiveUp,
     Healthy,
-    Policy,
     RecommendationWithdrawn,
     RecommendRestart,
     Respawn,
     Restart,
-    RestartThrottle,
-    backoff_delay,
 )
+from watchdog.core.observations import ChildExit, ProbeResult
+from watchdog.core.policy import Policy
 
 HEALTH = HealthConfig(
     url="http://127.0.0.1:8000/health",

@@ -9,9 +9,10 @@ import pytest
 
 from watchdog.config import parse
 from watchdog.config.resources import RSS_HISTORY_POINTS
+from watchdog.core.decisions import RecommendationWithdrawn, RecommendRestart, Restart
 from watchdog.core.levels import LevelChanged
 from watchdog.core.observations import DiskUsage, ProbeResult, Sample
-from watchdog.core.policy import Policy, RecommendationWithdrawn, RecommendRestart, Restart
+from watchdog.core.policy import Policy
 from watchdog.core.resources import DiskCritical, MemoryTrend, OverCap, format_size_short
 
 GB = 2**30

@@ -12,6 +12,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from watchdog.core.commands import Command, Emit
+from watchdog.core.decisions import Decision, GiveUp, Respawn
 from watchdog.core.facts import Exited, Spawned, Stopped
 from watchdog.core.lifecycle import (
     ALIVE_STATES,
@@ -21,7 +22,7 @@ from watchdog.core.lifecycle import (
     Trigger,
 )
 from watchdog.core.observations import ChildExit
-from watchdog.core.policy import Decision, GiveUp, Policy, Respawn
+from watchdog.core.policy import Policy
 
 if TYPE_CHECKING:
     from watchdog.config import Config

@@ -16,6 +16,14 @@ from watchdog.core.commands import (
     Spawn,
     StartProbes,
 )
+from watchdog.core.decisions import (
+    Decision,
+    FailedStart,
+    Healthy,
+    RecommendationWithdrawn,
+    RecommendRestart,
+    Restart,
+)
 from watchdog.core.facts import (
     Booted,
     CapCrossed,
@@ -28,14 +36,6 @@ from watchdog.core.facts import (
 )
 from watchdog.core.levels import LevelChanged
 from watchdog.core.lifecycle import ALIVE_STATES, ChildState, Trigger
-from watchdog.core.policy import (
-    Decision,
-    FailedStart,
-    Healthy,
-    RecommendationWithdrawn,
-    RecommendRestart,
-    Restart,
-)
 from watchdog.core.report import MEMORY, report_level, report_probe, sample_record, trend_record
 from watchdog.core.resources import DiskCritical, MemoryTrend, OverCap
 

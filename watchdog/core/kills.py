@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from watchdog.core.bookkeeping import EXIT_CRASH_LOOP, ChildRecord, ControllerBase, Kill, Plan
 from watchdog.core.commands import Freeze, StopProbes, StopTree, TakeSnapshot
+from watchdog.core.decisions import GiveUp, Respawn
 from watchdog.core.facts import SnapshotTaken, Stopped
 from watchdog.core.lifecycle import ChildState, Trigger
-from watchdog.core.policy import GiveUp, Respawn
 from watchdog.core.report import trend_record
 
 

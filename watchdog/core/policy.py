@@ -6,14 +6,25 @@ on the decisions it returns.
 
 from __future__ import annotations
 
-from collections import deque
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from watchdog.core.crashes import CrashLoopDetector, RestartThrottle, backoff_delay
+from watchdog.core.decisions import (
+    FORECAST,
+    OPERATOR,
+    PROBES,
+    Decision,
+    FailedStart,
+    GiveUp,
+    Healthy,
+    RecommendationWithdrawn,
+    RecommendRestart,
+    Respawn,
+    Restart,
+)
 from watchdog.core.levels import Level, LevelChanged, SustainedCritical
 from watchdog.core.observations import ProbeResult, Sample
 from watchdog.core.resources import (
-    DiskCritical,
     MemoryTrend,
     OverCap,
     ResourceDecision,
@@ -24,124 +35,6 @@ from watchdog.core.units import format_duration
 if TYPE_CHECKING:
     from watchdog.config import HealthConfig, RestartConfig
     from watchdog.config.resources import ResourcesConfig
-
-PROBES = "probes"
-FORECAST = "forecast"
-OPERATOR = "operator"
-
-
-@dataclass(frozen=True, slots=True)
-class Healthy:
-    """The child answered healthy for the first time since it started."""
-
-    startup: float
-
-
-@dataclass(frozen=True, slots=True)
-class Restart:
-    """Stop the live child now and start a new one."""
-
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class RecommendRestart:
-    """A restart is due but throttled; it happens at `at` if the failure persists."""
-
-    reason: str
-    at: float
-    source: str = PROBES  # what must recover to withdraw it: the probes, or one metric
-
-
-@dataclass(frozen=True, slots=True)
-class RecommendationWithdrawn:
-    """The failure behind a throttled restart cleared before the throttle allowed it."""
-
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class FailedStart:
-    """The child is alive but never answered healthy within the startup window."""
-
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class Respawn:
-    """Start a new child after `delay`; `crash_loop` says the loop rule fired but we go on."""
-
-    delay: float
-    crashes: int
-    crash_loop: bool = False
-    reason: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class GiveUp:
-    """Stop supervising: the child keeps dying and the config says to exit."""
-
-    reason: str
-
-
-Decision = (
-    Healthy
-    | Restart
-    | RecommendRestart
-    | RecommendationWithdrawn
-    | FailedStart
-    | LevelChanged
-    | OverCap
-    | MemoryTrend
-    | DiskCritical
-)
-
-
-def backoff_delay(crashes: int, initial: float, maximum: float) -> float:
-    """No wait after a first crash, then initial, 2x, 4x ... capped at maximum.
-
-    A healthy API that dies once is most often back at once (PM2 restarts in 0.16 s);
-    the growing delay is for a child that keeps dying.
-    """
-    if crashes <= 1:
-        return 0.0
-    try:
-        return min(maximum, initial * 2.0 ** (crashes - 2))
-    except OverflowError:
-        return maximum
-
-
-class RestartThrottle:
-    """At most one restart of a live child per `min_interval`."""
-
-    def __init__(self, min_interval: float) -> None:
-        self.min_interval = min_interval
-        self.last: float | None = None
-
-    def allowed_at(self) -> float:
-        return float("-inf") if self.last is None else self.last + self.min_interval
-
-    def record(self, now: float) -> None:
-        self.last = now
-
-
-class CrashLoopDetector:
-    """`max_crashes` crashes within `window` seconds make a crash loop."""
-
-    def __init__(self, max_crashes: int, window: float) -> None:
-        self.max_crashes = max_crashes
-        self.window = window
-        self._crashes: deque[float] = deque()
-
-    def record(self, now: float) -> bool:
-        self._crashes.append(now)
-        while self._crashes and self._crashes[0] <= now - self.window:
-            self._crashes.popleft()
-        return len(self._crashes) >= self.max_crashes
-
-    def __len__(self) -> int:
-        return len(self._crashes)
-
 
 class Policy:
     """The rules for one supervised app, across all the children it goes through."""

@@ -17,9 +17,9 @@ from watchdog.core.commands import (
     StopProbes,
     StopTree,
 )
+from watchdog.core.decisions import Restart
 from watchdog.core.facts import ConfigRead, Reconfigured, Signalled
 from watchdog.core.lifecycle import ALIVE_STATES, ChildState, Trigger
-from watchdog.core.policy import Restart
 
 if TYPE_CHECKING:
     from watchdog.config import Config

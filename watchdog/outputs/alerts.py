@@ -10,182 +10,26 @@ import asyncio
 import contextlib
 import json
 import os
-import re
 import signal
 import socket
 import time
-from collections import deque
-from collections.abc import Awaitable, Callable, Collection, Iterable
-from datetime import UTC, datetime
-from typing import Any
-from urllib.parse import quote, quote_plus
+from collections.abc import Awaitable, Callable
 
 import httpx
 
 from watchdog import __version__
 from watchdog.config.operations import AlertsConfig
 from watchdog.core.units import format_duration
+from watchdog.outputs.alertrules import AlertRules
 from watchdog.outputs.events import Event
+from watchdog.outputs.redaction import redact, secrets_of
 from watchdog.process.environ import public_environ
 
 QUEUE_SIZE = 100  # alerts waiting per target; more are counted as dropped
-WINDOW = 60.0
 KEEP_OUTPUT = 4096  # bytes kept of a command's stdout and stderr, from the end
 LINE_MAX = 200
-TEXT_MAX = 500
-MIN_PIECE = 3  # shorter pieces of a URL or header cannot hide a secret worth the name
-REDACTED = "<redacted>"
-KIND_OF_NAME = {
-    "restart_triggered": "restart",
-    "restart_failed": "restart",  # an overlap whose new child never served: the old one does
-    "child_exited": "crash",
-    "crash_loop": "crash_loop",
-    "RESTART_RECOMMENDED": "restart_recommended",
-}
 
 Send = Callable[[bytes], Awaitable[str | None]]  # None when delivered, else why not
-
-
-def alert_kind(event: Event, kinds: Collection[str]) -> str | None:
-    """The configured alert kind that `event` is, or None when it is no alert."""
-    kind = KIND_OF_NAME.get(event.name)
-    if event.name == "level_changed" and event.fields.get("status") == "critical":
-        # A context figure (a busy host) is no alert unless resources.host.alert asks.
-        kind = None if event.fields.get("context") else "critical"
-    elif event.name == "child_healthy" and event.fields.get("downtime") is not None:
-        kind = "recovered"  # the first healthy answer after a planned start is no news
-    return kind if kind in kinds else None
-
-
-class RateLimit:
-    """At most `limit` passes in any sliding window; the rest are only counted."""
-
-    def __init__(self, limit: int, window: float = WINDOW) -> None:
-        self._limit = limit
-        self._window = window
-        self._passed: deque[float] = deque()
-        self.dropped = 0
-
-    def allow(self, now: float) -> bool:
-        while self._passed and now - self._passed[0] >= self._window:
-            self._passed.popleft()
-        if len(self._passed) >= self._limit:
-            self.dropped += 1
-            return False
-        self._passed.append(now)
-        return True
-
-    def take_dropped(self) -> int:
-        count, self.dropped = self.dropped, 0
-        return count
-
-
-def _fields(event: Event) -> dict[str, Any]:
-    # `also` routes an event to more log files; it says nothing about what happened.
-    return {key: value for key, value in event.fields.items() if key != "also"}
-
-
-def _slack_line(text: str) -> str:
-    # Slack reads &, < and > as markup; one line keeps chat and grep readable.
-    line = " ".join(text.split())[:TEXT_MAX]
-    return line.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-class AlertRules:
-    """Pure: the alert body an event makes, if any, within the per-minute limit."""
-
-    def __init__(
-        self, config: AlertsConfig, app_name: str, host: str, clock: Callable[[], float]
-    ) -> None:
-        self._kinds = frozenset(config.events)
-        self._app = app_name
-        self._host = host
-        self._clock = clock
-        self.limit = RateLimit(config.max_per_minute)
-        self._metrics: dict[str, Any] = {}
-        self._probe: dict[str, Any] = {}
-
-    def consider(self, event: Event) -> dict[str, Any] | None:
-        if event.name == "resource_sample":
-            self._metrics = _fields(event)
-        elif event.name in ("probe_ok", "probe_failed"):
-            status, latency = event.fields.get("status"), event.fields.get("latency")
-            self._probe = {"ok": event.name == "probe_ok", "status": status, "latency": latency}
-        kind = alert_kind(event, self._kinds)
-        if kind is None or not self.limit.allow(self._clock()):
-            return None
-        return self.body(kind, event)
-
-    def body(self, kind: str, event: Event) -> dict[str, Any]:
-        """What a receiver gets: the event, its context, and one line for a chat channel."""
-        fields = _fields(event)
-        reasons = (fields.get(key) for key in ("reason", "message", "exit"))
-        reason = next((text for text in reasons if text is not None), None)
-        summary = event.name if reason is None else reason
-        if reason is None and kind == "recovered":
-            summary = f"healthy again after {fields['downtime']}s down"
-        stamp = datetime.fromtimestamp(event.wall, UTC).isoformat(timespec="milliseconds")
-        return {
-            "event": kind,
-            "name": event.name,
-            "app": self._app,
-            "host": self._host,
-            "level": event.level,
-            "reason": reason,
-            "time": stamp.replace("+00:00", "Z"),
-            "fields": fields,
-            "metrics": dict(self._metrics),
-            "last_probe": dict(self._probe),
-            "text": _slack_line(f"[{self._app}@{self._host}] {kind}: {summary}"),
-        }
-
-
-def _spellings(text: str) -> set[str]:
-    """`text` as an error message may quote it: as is, and escaped the ways Python, JSON and
-    URLs escape (a header value shows in h11's error as a bytes repr: b'Bearer x\\r\\n...')."""
-    found = {text}
-    for _ in range(2):  # a quoted text may be quoted once more (a repr of a repr)
-        for form in list(found):
-            percent = quote(form, safe="")
-            found.update(
-                (
-                    repr(form)[1:-1],
-                    repr(form.encode("utf-8", "backslashreplace"))[2:-1],
-                    json.dumps(form)[1:-1],
-                    json.dumps(form, ensure_ascii=False)[1:-1],
-                    percent,
-                    re.sub(r"%[0-9A-F]{2}", lambda m: m.group().lower(), percent),
-                    quote(form),
-                    quote_plus(form),
-                )
-            )
-    return found
-
-
-def secrets_of(config: AlertsConfig) -> list[str]:
-    """Texts never to report: the webhook URL beyond scheme://host, and header values."""
-    hook = config.webhook
-    if hook is None:
-        return []
-    url = httpx.URL(hook.url)
-    private = [url.raw_path.decode("ascii"), url.path, url.fragment, *hook.headers.values()]
-    private.append(url.userinfo.decode("ascii"))
-    # Pieces too: a message may quote one path segment or the token after "Bearer".
-    pieces = [p for text in private for p in re.split(r"[/?&=#:@\s]+", text) if len(p) >= MIN_PIECE]
-    found = {hook.url, str(url), *pieces, *(text for text in private if text not in ("", "/"))}
-    spelled = {form for text in found for form in _spellings(text)}
-    return sorted(spelled, key=len, reverse=True)
-
-
-def redact(text: str, secrets: Iterable[str]) -> str:
-    """`text` with every secret replaced, longest first so that no part of one survives.
-
-    One pass: a short secret ("act") must not match inside a <redacted> already put in.
-    """
-    ordered = sorted({s for s in secrets if s}, key=len, reverse=True)
-    if not ordered:
-        return text
-    return re.sub("|".join(map(re.escape, ordered)), REDACTED, text)
 
 
 class Alerter:

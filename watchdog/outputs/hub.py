@@ -17,8 +17,9 @@ from watchdog.outputs.alerts import Alerter
 from watchdog.outputs.bus import Bus
 from watchdog.outputs.events import Event, Output
 from watchdog.outputs.logfiles import say
-from watchdog.outputs.metrics import Metrics, MetricsError
+from watchdog.outputs.metrics import Metrics
 from watchdog.outputs.notify import Heartbeat, Notifier
+from watchdog.outputs.scrape import MetricsError
 from watchdog.outputs.statefile import REFRESH, STALE_AFTER, STATE_EVERY, StateFile, state_path
 
 Report = Callable[..., None]

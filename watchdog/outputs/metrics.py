@@ -1,4 +1,4 @@
-"""Prometheus metrics: the events as counters and gauges, served over HTTP and/or a textfile.
+"""Prometheus metrics: the events as counters and gauges, for a scrape and/or a textfile.
 
 The text exposition format 0.0.4 is written here, so that the watchdog needs no client
 library. Values change only in `on_event`, on the loop; `render` reads them.
@@ -6,7 +6,6 @@ library. Values change only in `on_event`, on the loop; `render` reads them.
 
 from __future__ import annotations
 
-import asyncio
 import bisect
 import contextlib
 import math
@@ -18,19 +17,9 @@ from pathlib import Path
 
 from watchdog.config.operations import MetricsConfig
 from watchdog.outputs.events import Event
+from watchdog.outputs.scrape import ScrapeEndpoint
 
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 TEXTFILE_MODE = 0o640
-READ_TIMEOUT = 5.0  # the longest any connection is held, answer included
-# A scraper sends its request as soon as it connects; one that has sent nothing after
-# this is idle, and its connection goes back for a scraper's use.
-HEAD_TIMEOUT = 1.0
-MAX_HEAD = 8192  # request line and headers; a scrape needs a few hundred bytes
-# A scraper needs one connection; a flood of idle ones must not use up our file
-# descriptors (the probes and the app's pipes need them). At the limit, the connection
-# that has waited longest for its request is hung up on to make room for the newcomer:
-# a scrape is served however many idle connections are open, and no more are held.
-MAX_CONNECTIONS = 16
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, math.inf)
 # The wording of the core's policy, levels, resources and requests; a reason
 # that matches none (a rule added later) is counted as "other" rather than lost.
@@ -77,12 +66,7 @@ FAMILIES = {
     "watchdog_disk_used_percent": ("gauge", "Space used on a watched disk, %.", None),
     "watchdog_level": ("gauge", "A metric's level: 0 normal, 1 warning, 2 critical.", None),
 }
-STATUS_TEXT = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed"}
 Labels = tuple[tuple[str, str], ...]
-
-
-class MetricsError(Exception):
-    """The metrics output cannot start, e.g. its listen address cannot be bound."""
 
 
 def restart_kind(reason: str) -> str:
@@ -130,9 +114,7 @@ class Metrics:
     ) -> None:
         self._config, self._app, self._report = config, app_name, report
         self._clock = clock  # unused yet: HTTP deadlines run on the loop's (monotonic) clock
-        self._server: asyncio.Server | None = None
-        self._connections: dict[asyncio.Task[object], asyncio.StreamWriter] = {}
-        self._waiting: list[asyncio.Task[object]] = []  # no request read yet, oldest first
+        self._scrape = ScrapeEndpoint(self.render)
         self._textfile_failing = False
         self._seen_event = False
         self._values: dict[str, dict[Labels, float]] = {name: {} for name in FAMILIES}
@@ -229,21 +211,10 @@ class Metrics:
                 lines.append(_sample(name, (*app, *labels), value))
         return "\n".join(lines) + "\n"
 
-    # -- the scrape endpoint and the textfile --------------------------------------------
-
     async def start(self) -> None:
         """Listen on metrics.listen, if set; MetricsError if it cannot be bound."""
-        listen = self._config.listen
-        if listen is None or self._server is not None:
-            return
-        try:
-            self._server = await asyncio.start_server(
-                self._serve, listen.host, listen.port, limit=MAX_HEAD
-            )
-        except OSError as exc:
-            # asyncio wraps the errno in a long sentence; the errno's own text reads better.
-            why = os.strerror(exc.errno) if exc.errno else str(exc)
-            raise MetricsError(f"metrics.listen: cannot listen on {listen}: {why}") from exc
+        if self._config.listen is not None:
+            await self._scrape.start(self._config.listen)
 
     def stopped(self) -> None:
         """The watchdog is stopping: a textfile left behind must not say it is up."""
@@ -261,62 +232,7 @@ class Metrics:
 
     async def aclose(self) -> None:
         """Stop listening and hang up on every open connection."""
-        server, self._server = self._server, None
-        if server is None:
-            return
-        server.close()
-        # Python 3.11 leaves open connections be and logs a cancelled handler as an error:
-        # hang up on each client instead, and its handler ends on the EOF.
-        for writer in self._connections.values():
-            writer.close()
-        if self._connections:
-            await asyncio.wait(list(self._connections), timeout=READ_TIMEOUT)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(server.wait_closed(), READ_TIMEOUT)
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None  # each connection is served by a task of its own
-        if len(self._connections) >= MAX_CONNECTIONS:
-            if not self._waiting:  # every one held is being answered: they end soon
-                writer.close()
-                return
-            self._connections[self._waiting.pop(0)].close()  # its read ends on the hang-up
-        self._connections[task] = writer
-        self._waiting.append(task)
-        try:
-            async with asyncio.timeout(READ_TIMEOUT):  # reading the head and writing the answer
-                async with asyncio.timeout(HEAD_TIMEOUT):
-                    head = await reader.readuntil(b"\r\n\r\n")  # LimitOverrunError: too long
-                self._waiting.remove(task)
-                writer.write(self._respond(head.split(b"\r\n", 1)[0]))
-                await writer.drain()
-        except Exception:  # noqa: BLE001, S110 - a scraper's garbage or hang-up is its problem
-            pass
-        finally:
-            writer.close()
-            del self._connections[task]
-            if task in self._waiting:
-                self._waiting.remove(task)
-
-    def _respond(self, request_line: bytes) -> bytes:
-        method, target, version = [*request_line.decode("latin-1").split(), "", "", ""][:3]
-        status, body = 200, b""
-        if not version.startswith("HTTP/") or len(request_line.split()) != 3:
-            status = 400
-        elif target.partition("?")[0] != "/metrics":
-            status = 404
-        elif method not in ("GET", "HEAD"):
-            status = 405
-        else:
-            body = self.render().encode("utf-8")
-        if status != 200:
-            body = f"{status} {STATUS_TEXT[status]}\n".encode()
-        kind = CONTENT_TYPE if status == 200 else "text/plain; charset=utf-8"
-        head = f"HTTP/1.1 {status} {STATUS_TEXT[status]}\r\nContent-Type: {kind}\r\n"
-        head += f"Content-Length: {len(body)}\r\nConnection: close\r\n"
-        head += "Allow: GET, HEAD\r\n\r\n" if status == 405 else "\r\n"
-        return head.encode("latin-1") + (b"" if method == "HEAD" else body)
+        await self._scrape.aclose()
 
     def write_textfile(self) -> None:
         """Replace metrics.textfile, if set, atomically; a failure is reported, not raised."""

@@ -22,7 +22,7 @@ from watchdog.core.commands import Exit, WakeAt
 from watchdog.core.controller import Controller
 from watchdog.core.facts import Booted, Fact, Signalled, TimerFired
 from watchdog.outputs.logs import Events
-from watchdog.outputs.metrics import MetricsError
+from watchdog.outputs.scrape import MetricsError
 from watchdog.process.child import raise_fd_limit
 from watchdog.process.heldsocket import ListenError, close_listener
 from watchdog.process.instancelock import InstanceLock

@@ -15,6 +15,7 @@ import pytest
 
 from tests.conftest import APPS, fast_config, free_port, pid_gone, poll
 from tests.loadgen import Load
+from watchdog.listener import with_socket
 
 pytest.importorskip("uvicorn")
 
@@ -204,8 +205,6 @@ def test_unix_socket_is_held_and_probed(run_watchdog, tmp_path: Path) -> None:
 
 def test_socket_from_systemd_survives_a_restart_of_the_watchdog(tmp_path: Path) -> None:
     """Like a .socket unit: the test holds the socket; two watchdogs in turn serve it."""
-    from watchdog.listener import with_socket
-
     port = free_port()
     held = socket.create_server(("127.0.0.1", port), backlog=2048)
     config = _config(port, "stop_start")
@@ -347,3 +346,39 @@ def test_the_bundled_demo_overlaps_on_ipv6(run_watchdog) -> None:
     watchdog.send(signal.SIGHUP)
     [refused] = watchdog.wait_for("reload_failed", timeout=10)
     assert "restart the watchdog to change it" in refused["errors"][0]
+
+
+def test_the_demo_answers_every_request_it_accepted_before_exiting() -> None:
+    """SIGTERM to the demo while requests arrive: the ones it took are answered before it
+    exits, the others wait in the backlog for its successor; none is reset or cut short."""
+    held = socket.create_server(("127.0.0.1", 0), backlog=2048)
+    port = held.getsockname()[1]
+    command = (sys.executable, "-m", "watchdog.demo", "--fd", "3")
+
+    def start() -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            with_socket(command, held.fileno(), "http"),
+            pass_fds=(held.fileno(),),
+            stdout=subprocess.DEVNULL,
+        )
+
+    serving = [start()]
+    try:
+        load = Load(port, 200, 30.0, "/work?ms=50").start()
+        for _ in range(3):
+            time.sleep(0.4)  # requests in flight, more arriving
+            old = serving[-1]
+            old.send_signal(signal.SIGTERM)
+            serving.append(start())
+            assert old.wait(10) == 0
+        time.sleep(0.4)
+        load.stop()
+        report = load.join(timeout=30)
+    finally:
+        for process in serving:
+            if process.poll() is None:
+                process.kill()
+                process.wait(5)
+        held.close()
+    assert len(report.outcomes) >= 200
+    assert report.counts == {"ok": len(report.outcomes)}, report.counts

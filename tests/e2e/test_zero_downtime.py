@@ -13,43 +13,16 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import APPS, fast_config, free_port, pid_gone, poll
+from tests.conftest import fast_config, free_port, pid_gone, poll
 from tests.loadgen import Load
+from tests.served import COMMANDS, IN_FLIGHT, RATE, held_config
 from watchdog.listener import with_socket
 
 pytest.importorskip("uvicorn")
 
-RATE = 100  # requests a second, each on a new connection
-IN_FLIGHT = "/work?ms=50"  # so that a restart always finds requests in flight
-
-
 def _config(port: int, strategy: str, *, workers: int = 1, env: dict | None = None) -> dict:
-    config = fast_config(
-        port,
-        [],
-        health={"interval": "300ms", "timeout": "250ms", "startup_timeout": "20s"},
-        restart={"strategy": strategy},
-    )
-    config["app"] = {
-        "name": "held",
-        "command": [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "fastapi_app:app",
-            "--fd",
-            "{fd}",
-            "--workers",
-            str(workers),
-            "--log-level",
-            "warning",
-        ],
-        "cwd": str(APPS),
-        "listen": f"127.0.0.1:{port}",
-        "stop_timeout": "5s",
-        "env": env or {},
-    }
-    return config
+    command = [*COMMANDS["uvicorn"], "--workers", str(workers)]
+    return held_config(port, command, strategy, env)
 
 
 def _get(port: int, path: str = "/health") -> httpx.Response:

@@ -10,10 +10,15 @@ import signal
 import sys
 import time
 from collections import Counter
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from tests.conftest import APPS, WatchdogProcess, fast_config
 from tests.loadgen import Load, LoadReport
+
+if TYPE_CHECKING:  # bench/ imports this module too, without pytest
+    from tests.conftest import WatchdogProcess
+
+APPS = Path(__file__).parent / "apps"
 
 RATE = 100  # requests a second, each on a new connection
 IN_FLIGHT = "/work?ms=50"  # so that a restart always finds requests in flight
@@ -38,6 +43,8 @@ def held_config(
     port: int, command: list[str], strategy: str, env: dict[str, str] | None = None
 ) -> dict[str, Any]:
     """`command` served on a socket the watchdog holds at 127.0.0.1:`port`, sub-second pace."""
+    from tests.conftest import fast_config
+
     config = fast_config(
         port,
         [],

@@ -89,9 +89,11 @@ def assert_only_the_uvicorn_residual(counts: Counter[str], restarts: int) -> Non
     """Nothing refused, and nothing lost beyond uvicorn's residual: a connection it had
     accepted but not read when its shutdown began is closed unanswered (reset, or empty).
 
-    bench/zero_downtime.py measures the rate (bench/README.md); the bound here is well
-    above it, so that a busy host cannot make the test flaky, while a server that drops
-    what it took (or refuses) still fails it.
+    `bench/zero_downtime.py --servers all --restarts 40` measured it (bench/README.md):
+    13 requests lost in 160 restarts of uvicorn and of gunicorn with uvicorn's worker
+    under load, never more than one in a restart. The bound here is three a restart, so
+    that a busy host cannot make the test flaky, while a server that drops everything in
+    flight, or refuses, still fails it.
     """
     lost = Counter({result: n for result, n in counts.items() if result != "ok"})
     assert set(lost) <= {"reset", "empty answer"}, counts

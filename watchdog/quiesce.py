@@ -94,23 +94,13 @@ def registrations(fdinfo: str, inode: int) -> list[int]:
     return numbers
 
 
-def _epoll_fds(pid: int) -> list[int]:
+def _fds(pid: int, wanted: Callable[[str], bool]) -> list[int]:
+    """The fd numbers of `pid` whose /proc link text is `wanted`; none once it is gone."""
     found = []
     with contextlib.suppress(OSError):
         for entry in os.scandir(f"/proc/{pid}/fd"):
             with contextlib.suppress(OSError):
-                if os.readlink(entry.path) == "anon_inode:[eventpoll]":
-                    found.append(int(entry.name))
-    return found
-
-
-def _socket_fds(pid: int, skip: int) -> list[int]:
-    found = []
-    with contextlib.suppress(OSError):
-        for entry in os.scandir(f"/proc/{pid}/fd"):
-            with contextlib.suppress(OSError):
-                link = os.readlink(entry.path)
-                if link.startswith("socket:[") and link != f"socket:[{skip}]":
+                if wanted(os.readlink(entry.path)):
                     found.append(int(entry.name))
     return found
 
@@ -162,7 +152,7 @@ async def _pause(pidfds: dict[int, int], inode: int, problems: list[str]) -> int
     specs: list[str] = []
     try:
         for pid, pidfd in pidfds.items():
-            for epoll_fd in _epoll_fds(pid):
+            for epoll_fd in _fds(pid, lambda link: link == "anon_inode:[eventpoll]"):
                 try:
                     with open(f"/proc/{pid}/fdinfo/{epoll_fd}") as info:
                         numbers = registrations(info.read(), inode)
@@ -209,8 +199,11 @@ async def _run_helper(specs: list[str], held: list[int], problems: list[str]) ->
 
 
 def _still_unread(pidfds: dict[int, int], inode: int) -> int:
+    def connection(link: str) -> bool:
+        return link.startswith("socket:[") and link != f"socket:[{inode}]"
+
     return sum(
-        _unread(pidfd, fd) > 0 for pid, pidfd in pidfds.items() for fd in _socket_fds(pid, inode)
+        _unread(pidfd, fd) > 0 for pid, pidfd in pidfds.items() for fd in _fds(pid, connection)
     )
 
 

@@ -12,6 +12,13 @@ A real uvicorn + FastAPI app (tests/apps/fastapi_app.py) under `watchdog run`, l
 Counted: failed requests, refused connections; latency p50/p99/max of the requests sent
 from the trigger until the new child answered healthy, next to the same before it.
 Loops are bounded in count and time; figures are medians over --runs.
+
+    python bench/zero_downtime.py --servers all [--restarts 20] [--rate 200]
+        [--strategies stop_start,overlap] [--via watchdog,direct,direct-quiesce]
+
+Instead, for each server (demo, uvicorn, gunicorn-gthread, gunicorn-uvicorn), strategy and
+way of restarting: --restarts restarts in a row under load, and what each one lost
+(bench/restart_series.py).
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 from peers.base import events, free_port, wait_for  # noqa: E402
+from restart_series import HEADER, SERVERS, line, series, start_watchdog  # noqa: E402
 
 from tests.loadgen import Load  # noqa: E402 - the repo root must be on the path first
 
@@ -100,12 +108,7 @@ def one_run(setup: str, kind: str, rate: float, duration: float) -> dict:
         port, marker = free_port(), work / "unhealthy"
         (work / "watchdog.yaml").write_text(yaml.safe_dump(config(setup, port, marker)))
         log = work / "logs" / "bench.log"
-        watchdog = subprocess.Popen(
-            [sys.executable, "-m", "watchdog", "run", "--config", "watchdog.yaml"],
-            cwd=work,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        watchdog = start_watchdog(work)
         try:
             wait_for_event(log, "child_healthy")
             load = Load(port, rate, duration, "/work?ms=20").start()
@@ -154,7 +157,14 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--json", type=Path, help="also write the raw runs here")
+    parser.add_argument("--servers", help="comma-separated, or all: the restart series instead")
+    parser.add_argument("--restarts", type=int, default=20, help="per series")
+    parser.add_argument("--strategies", default="stop_start,overlap")
+    parser.add_argument("--via", default="watchdog", help="watchdog, direct, direct-quiesce")
     args = parser.parse_args()
+    if args.servers:
+        run_series(args)
+        return
     raw: dict[str, list[dict]] = {}
     header = (
         f"{'restart':8} {'setup':10} {'failed':>6} {'refused':>7} {'p50 before':>10}"
@@ -177,6 +187,19 @@ def main() -> None:
             )
     if args.json:
         args.json.write_text(json.dumps(raw, indent=2))
+
+
+def run_series(args: argparse.Namespace) -> None:
+    servers = SERVERS if args.servers == "all" else tuple(args.servers.split(","))
+    rows = []
+    print(f"{args.rate:g} req/s of GET /work?ms=20, new connection each\n{HEADER}", flush=True)
+    for server in servers:
+        for strategy in args.strategies.split(","):
+            for via in args.via.split(","):
+                rows.append(series(server, strategy, via, args.restarts, args.rate))
+                print(line(rows[-1]), flush=True)
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2))
 
 
 if __name__ == "__main__":

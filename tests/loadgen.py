@@ -80,7 +80,9 @@ async def _one(host: str, port: int, path: str) -> tuple[str, float]:
     return ("ok" if status == 200 else f"status {status}"), latency
 
 
-async def _run(host: str, port: int, path: str, rate: float, duration: float) -> LoadReport:
+async def _run(
+    host: str, port: int, path: str, rate: float, duration: float, *, stop: threading.Event
+) -> LoadReport:
     report = LoadReport()
     total = min(int(rate * duration), MAX_REQUESTS)
     start = time.monotonic()
@@ -93,6 +95,8 @@ async def _run(host: str, port: int, path: str, rate: float, duration: float) ->
     for index in range(total):
         # Open loop: requests go out on schedule, however slowly the server answers.
         await asyncio.sleep(max(0.0, start + index / rate - time.monotonic()))
+        if stop.is_set():
+            break
         tasks.append(asyncio.create_task(record(time.monotonic())))
     await asyncio.gather(*tasks)
     report.outcomes.sort(key=lambda o: o.sent_at)
@@ -100,20 +104,29 @@ async def _run(host: str, port: int, path: str, rate: float, duration: float) ->
 
 
 class Load:
-    """Runs the load in a thread of its own, so a test can act while it runs."""
+    """Runs the load in a thread of its own, so a test can act while it runs.
+
+    `duration` is the longest it runs; `stop()` ends the sending sooner (the requests
+    already sent are still waited for), so that a load can last as long as the restarts
+    it covers, however long the host makes them.
+    """
 
     def __init__(self, port: int, rate: float, duration: float, path: str = "/health") -> None:
         self.report: LoadReport | None = None
+        self._stop = threading.Event()
         self._thread = threading.Thread(
             target=self._main, args=("127.0.0.1", port, path, rate, duration), daemon=True
         )
 
     def _main(self, host: str, port: int, path: str, rate: float, duration: float) -> None:
-        self.report = asyncio.run(_run(host, port, path, rate, duration))
+        self.report = asyncio.run(_run(host, port, path, rate, duration, stop=self._stop))
 
     def start(self) -> Load:
         self._thread.start()
         return self
+
+    def stop(self) -> None:
+        self._stop.set()
 
     def join(self, timeout: float) -> LoadReport:
         self._thread.join(timeout)

@@ -1,5 +1,9 @@
 """A small bundled API to supervise: stdlib only, GET /health, and faults on request.
 
+GET /work?ms=N answers after N milliseconds (a request in flight, for restarts under load).
+On SIGTERM or SIGINT it takes no new connection and answers every request it took before
+exiting (waiting up to DRAIN_TIMEOUT): on a socket the watchdog holds, a restart loses none.
+
     python -m watchdog.demo --port 8765 [--hang-after 20] [--crash-after 30] [--leak-mb 5]
     python -m watchdog.demo --fd 3   # serve a socket the watchdog holds (app.listen)
 
@@ -20,10 +24,14 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType
+from typing import Any
+from urllib.parse import parse_qs
 
 STARTED = time.monotonic()
 _leaked: list[bytes] = []
 _output_lock = threading.Lock()
+_hung: set[threading.Thread] = set()
+DRAIN_TIMEOUT = 10.0  # seconds a stopping demo waits at most for the requests it took
 
 
 def _env_float(name: str) -> float | None:
@@ -66,8 +74,15 @@ def make_handler(args: argparse.Namespace) -> type[BaseHTTPRequestHandler]:
         def do_GET(self) -> None:
             uptime = time.monotonic() - STARTED
             if args.hang_after is not None and uptime >= args.hang_after:
+                _hung.add(threading.current_thread())  # not waited for at a stop
                 time.sleep(3600)  # alive, accepting, never answering: a hung API
-            if self.path not in ("/health", "/"):
+            path, _, query = self.path.partition("?")
+            if path == "/work":  # a request that takes ms=N milliseconds: one in flight
+                ms = parse_qs(query).get("ms", ["0"])[0]
+                time.sleep(min(float(ms), 60_000) / 1000 if ms.isdigit() else 0)
+                self._answer(200, {"status": "ok", "pid": os.getpid()})
+                return
+            if path not in ("/health", "/"):
                 self._answer(404, {"error": "not found"})
                 return
             leaked = sum(len(block) for block in _leaked) // 2**20
@@ -103,30 +118,60 @@ def _crash(after: float) -> None:
     os._exit(1)
 
 
-def _serve(server: ThreadingHTTPServer, stopping: threading.Event) -> None:
-    """serve_forever, but waiting with epoll: a watchdog overlapping a restart sees the
-    socket registered there once the demo is ready (serve_forever's poll() shows nothing)."""
-    with selectors.DefaultSelector() as selector:
-        selector.register(server, selectors.EVENT_READ)
-        while not stopping.is_set():
-            if selector.select(0.1):
-                server._handle_request_noblock()  # what serve_forever calls
+class DemoServer(ThreadingHTTPServer):
+    """A thread per connection; once stopped, it answers every request it took, then exits.
+
+    Handler threads are daemons, so that a hung one cannot keep the process alive, and the
+    stdlib waits only for non-daemon ones: so this server keeps them and waits itself.
+    """
+
+    daemon_threads = True
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._handlers: list[threading.Thread] = []
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        self._handlers = [thread for thread in self._handlers if thread.is_alive()]
+        thread = threading.Thread(
+            target=self.process_request_thread, args=(request, client_address), daemon=True
+        )
+        self._handlers.append(thread)
+        thread.start()
+
+    def serve(self, stopping: threading.Event) -> None:
+        """serve_forever, but waiting with epoll: a watchdog overlapping a restart sees the
+        socket registered there once the demo is ready (serve_forever's poll() shows nothing).
+        """
+        with selectors.DefaultSelector() as selector:
+            selector.register(self, selectors.EVENT_READ)
+            while not stopping.is_set():
+                # A stop that came during the wait takes nothing more: what is still queued
+                # is left in the backlog, for the next process on a held socket.
+                if selector.select(0.1) and not stopping.is_set():
+                    self._handle_request_noblock()  # what serve_forever calls
+
+    def drain(self, timeout: float) -> int:
+        """Wait up to `timeout` for the requests taken; how many are left unanswered."""
+        deadline = time.monotonic() + timeout
+        waited = [thread for thread in self._handlers if thread not in _hung]
+        for thread in waited:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        return sum(thread.is_alive() for thread in waited)
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     held = args.fd is not None
-    server = ThreadingHTTPServer(
-        (args.host, args.port), make_handler(args), bind_and_activate=not held
-    )
+    server = DemoServer((args.host, args.port), make_handler(args), bind_and_activate=not held)
     if held:
         server.socket.close()
         server.socket = socket.socket(fileno=args.fd)  # family and type read from the fd
-    server.daemon_threads = True
     stopping = threading.Event()
+    received: list[int] = []
 
     def stop(signum: int, _: FrameType | None) -> None:
-        print(f"demo: {signal.Signals(signum).name} received, shutting down", flush=True)
+        received.append(signum)
         stopping.set()
 
     signal.signal(signal.SIGTERM, stop)
@@ -137,8 +182,12 @@ def main(argv: list[str] | None = None) -> None:
         threading.Thread(target=_crash, args=(args.crash_after,), daemon=True).start()
     where = f"fd {args.fd}" if held else f"http://{args.host}:{args.port}/health"
     print(f"demo: serving on {where} (pid {os.getpid()})", flush=True)
-    _serve(server, stopping)
-    server.server_close()
+    server.serve(stopping)
+    server.server_close()  # its own copy of a held socket: the backlog stays for the next
+    print(f"demo: {signal.Signals(received[0]).name} received, shutting down", flush=True)
+    left = server.drain(DRAIN_TIMEOUT)
+    if left:
+        print(f"demo: {left} request(s) still unanswered after {DRAIN_TIMEOUT:g}s", flush=True)
 
 
 if __name__ == "__main__":

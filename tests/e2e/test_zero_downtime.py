@@ -13,42 +13,25 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import APPS, fast_config, free_port, pid_gone, poll
+from tests.conftest import fast_config, free_port, pid_gone, poll
 from tests.loadgen import Load
+from tests.served import (
+    COMMANDS,
+    IN_FLIGHT,
+    RATE,
+    assert_only_the_uvicorn_residual,
+    held_config,
+    restarts_under_load,
+)
+from watchdog.process.heldsocket import with_socket
 
 pytest.importorskip("uvicorn")
 
-RATE = 100  # requests a second, each on a new connection
-IN_FLIGHT = "/work?ms=50"  # so that a restart always finds requests in flight
-
+RESTARTS = 2
 
 def _config(port: int, strategy: str, *, workers: int = 1, env: dict | None = None) -> dict:
-    config = fast_config(
-        port,
-        [],
-        health={"interval": "300ms", "timeout": "250ms", "startup_timeout": "20s"},
-        restart={"strategy": strategy},
-    )
-    config["app"] = {
-        "name": "held",
-        "command": [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "fastapi_app:app",
-            "--fd",
-            "{fd}",
-            "--workers",
-            str(workers),
-            "--log-level",
-            "warning",
-        ],
-        "cwd": str(APPS),
-        "listen": f"127.0.0.1:{port}",
-        "stop_timeout": "5s",
-        "env": env or {},
-    }
-    return config
+    command = [*COMMANDS["uvicorn"], "--workers", str(workers)]
+    return held_config(port, command, strategy, env)
 
 
 def _get(port: int, path: str = "/health") -> httpx.Response:
@@ -56,22 +39,25 @@ def _get(port: int, path: str = "/health") -> httpx.Response:
 
 
 @pytest.mark.parametrize("strategy", ["stop_start", "overlap"])
-def test_operator_restart_under_load_fails_nothing(run_watchdog, strategy: str) -> None:
+def test_the_demo_restarts_under_load_fail_nothing(run_watchdog, strategy: str) -> None:
+    """The demo answers what it took before it exits: its restarts lose no request."""
     port = free_port()
-    watchdog = run_watchdog(_config(port, strategy))
-    [first] = watchdog.wait_for("child_healthy", timeout=30)
-    load = Load(port, RATE, 3.0, IN_FLIGHT).start()
-    time.sleep(1.0)  # requests flowing before the restart
-    watchdog.send(signal.SIGUSR1)
-    report = load.join(timeout=30)
-    [_, second] = watchdog.wait_for("child_healthy", count=2, timeout=30)
-    assert second["pid"] != first["pid"]
+    watchdog = run_watchdog(held_config(port, COMMANDS["demo"], strategy))
+    report = restarts_under_load(watchdog, port, RESTARTS)
     assert report.counts == {"ok": len(report.outcomes)}, report.counts
-    assert len(report.outcomes) == 3 * RATE
 
 
 @pytest.mark.parametrize("strategy", ["stop_start", "overlap"])
-def test_probe_triggered_restarts_under_load_fail_nothing(run_watchdog, strategy: str) -> None:
+def test_uvicorn_restarts_under_load_refuse_nothing(run_watchdog, strategy: str) -> None:
+    """Nothing refused; uvicorn drops at most its residual (see served.py)."""
+    port = free_port()
+    watchdog = run_watchdog(_config(port, strategy))
+    report = restarts_under_load(watchdog, port, RESTARTS)
+    assert_only_the_uvicorn_residual(report.counts, RESTARTS)
+
+
+@pytest.mark.parametrize("strategy", ["stop_start", "overlap"])
+def test_probe_triggered_restarts_under_load_refuse_nothing(run_watchdog, strategy: str) -> None:
     """/health turns 503 after 1.5 s while the API still serves: restarts keep coming."""
     port = free_port()
     watchdog = run_watchdog(_config(port, strategy, env={"UNHEALTHY_AFTER": "1.5"}))
@@ -80,7 +66,7 @@ def test_probe_triggered_restarts_under_load_fail_nothing(run_watchdog, strategy
     restarts = watchdog.events("restart_triggered")
     assert restarts, "the failing health check should have restarted the app during the load"
     assert all("failed" in r["reason"] for r in restarts)
-    assert report.counts == {"ok": len(report.outcomes)}, report.counts
+    assert_only_the_uvicorn_residual(report.counts, len(restarts))
 
 
 def test_crash_loses_only_what_was_in_flight(run_watchdog) -> None:
@@ -180,7 +166,7 @@ def test_uvicorn_workers_share_the_held_socket(run_watchdog) -> None:
     report = load.join(timeout=30)
     watchdog.wait_for("child_accepting", timeout=30)
     watchdog.wait_for("child_healthy", count=2, timeout=30)
-    assert report.counts == {"ok": len(report.outcomes)}, report.counts
+    assert_only_the_uvicorn_residual(report.counts, 1)
     served_by = {_get(port).json()["pid"] for _ in range(20)}
     assert served_by, "the new workers answer"
 
@@ -205,8 +191,6 @@ def test_unix_socket_is_held_and_probed(run_watchdog, tmp_path: Path) -> None:
 
 def test_socket_from_systemd_survives_a_restart_of_the_watchdog(tmp_path: Path) -> None:
     """Like a .socket unit: the test holds the socket; two watchdogs in turn serve it."""
-    from watchdog.process.heldsocket import with_socket
-
     port = free_port()
     held = socket.create_server(("127.0.0.1", port), backlog=2048)
     config = _config(port, "stop_start")
@@ -232,7 +216,7 @@ def test_socket_from_systemd_survives_a_restart_of_the_watchdog(tmp_path: Path) 
         assert first.wait(20) == 0
         second = start_watchdog()  # what systemd does on a restart of the service
         report = load.join(timeout=30)
-        assert report.counts == {"ok": len(report.outcomes)}, report.counts
+        assert_only_the_uvicorn_residual(report.counts, 1)
     finally:
         for process in (first, locals().get("second")):
             if process is not None and process.poll() is None:
@@ -348,3 +332,39 @@ def test_the_bundled_demo_overlaps_on_ipv6(run_watchdog) -> None:
     watchdog.send(signal.SIGHUP)
     [refused] = watchdog.wait_for("reload_failed", timeout=10)
     assert "restart the watchdog to change it" in refused["errors"][0]
+
+
+def test_the_demo_answers_every_request_it_accepted_before_exiting() -> None:
+    """SIGTERM to the demo while requests arrive: the ones it took are answered before it
+    exits, the others wait in the backlog for its successor; none is reset or cut short."""
+    held = socket.create_server(("127.0.0.1", 0), backlog=2048)
+    port = held.getsockname()[1]
+    command = (sys.executable, "-m", "watchdog.demo", "--fd", "3")
+
+    def start() -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            with_socket(command, held.fileno(), "http"),
+            pass_fds=(held.fileno(),),
+            stdout=subprocess.DEVNULL,
+        )
+
+    serving = [start()]
+    try:
+        load = Load(port, 200, 30.0, "/work?ms=50").start()
+        for _ in range(3):
+            time.sleep(0.4)  # requests in flight, more arriving
+            old = serving[-1]
+            old.send_signal(signal.SIGTERM)
+            serving.append(start())
+            assert old.wait(10) == 0
+        time.sleep(0.4)
+        load.stop()
+        report = load.join(timeout=30)
+    finally:
+        for process in serving:
+            if process.poll() is None:
+                process.kill()
+                process.wait(5)
+        held.close()
+    assert len(report.outcomes) >= 200
+    assert report.counts == {"ok": len(report.outcomes)}, report.counts

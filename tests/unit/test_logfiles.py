@@ -6,6 +6,7 @@ import itertools
 import logging
 import os
 import re
+import shutil
 import stat
 import time
 from collections.abc import Iterator
@@ -204,6 +205,25 @@ def test_a_replaced_file_is_followed_after_the_check_interval(
     monkeypatch.setattr(logfiles, "IDENTITY_CHECK_INTERVAL", 0)
     logger.info("after the interval")
     assert _lines(path) == ["after the interval"]
+
+
+def test_copytruncate_restarts_the_count_from_the_real_size(tmp_path: Path, make_logger) -> None:
+    """After logrotate's copytruncate the file is empty again: no early rotation follows."""
+    path = tmp_path / "app.log"
+    logger = make_logger(SafeRotatingFileHandler(path, max_bytes=1000, backup_count=2))
+    for number in range(20):  # 43 bytes each: 860 of the 1000
+        logger.info("record %05d some padding to fill the file", number)
+    shutil.copy(path, tmp_path / "app.log-copied")
+    os.truncate(path, 0)  # what copytruncate does, in place: the open file stays open
+    for number in range(20, 40):
+        logger.info("record %05d some padding to fill the file", number)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["app.log", "app.log-copied"]
+    assert _record_numbers(path) == list(range(20, 40))
+    for number in range(40, 60):  # past 1000 by the real size: rotated then, not before
+        logger.info("record %05d some padding to fill the file", number)
+    assert (tmp_path / "app.log.1").is_file()
+    assert _record_numbers(tmp_path / "app.log.1")[0] == 20
+    assert (tmp_path / "app.log.1").stat().st_size + 43 > 1000
 
 
 class _CountingStream:

@@ -81,7 +81,8 @@ class SafeRotatingFileHandler(ReportOnceMixin, logging.handlers.RotatingFileHand
     """Rotates at max_bytes, writes files 0640, formats each event once, survives failures.
 
     The standard handler formats every record twice and stats the file on every write;
-    a child flooding its output pays for that, so this one tracks the size itself.
+    a child flooding its output pays for that, so this one counts the bytes it writes and
+    reads the file's real size only when the count reaches max_bytes.
     """
 
     def __init__(self, path: Path, max_bytes: int, backup_count: int) -> None:
@@ -123,7 +124,7 @@ class SafeRotatingFileHandler(ReportOnceMixin, logging.handlers.RotatingFileHand
         self._reopen_if_replaced()
         if self.stream is None:
             self.stream = self._open()
-        if self._size and self._size + size > self.maxBytes and self._regular_file():
+        if self._full(size):
             self.doRollover()
             if self.backupCount == 0:
                 os.truncate(self.baseFilename, 0)  # no copy is kept: start the file afresh
@@ -131,6 +132,15 @@ class SafeRotatingFileHandler(ReportOnceMixin, logging.handlers.RotatingFileHand
         self.stream.write(data)
         self._size = (self._size or 0) + size
         self.stream.flush()
+
+    def _full(self, size: int) -> bool:
+        """Whether `size` more bytes would take the file past max_bytes (an empty one never is)."""
+        if not self._size or self._size + size <= self.maxBytes or not self._regular_file():
+            return False
+        # The count can run ahead of the file: logrotate's copytruncate empties it in place.
+        # So the file's real size decides, read only once the count says it is full.
+        self._size = os.fstat(self.stream.fileno()).st_size
+        return self._size > 0 and self._size + size > self.maxBytes
 
     def _reopen_if_replaced(self) -> None:
         """Follow the path, not the open file, if someone moved or replaced it (logrotate)."""

@@ -85,16 +85,23 @@ def restarts_under_load(
     return load.join(timeout=30)
 
 
-def assert_only_the_uvicorn_residual(counts: Counter[str], restarts: int) -> None:
-    """Nothing refused, and nothing lost beyond uvicorn's residual: a connection it had
-    accepted but not read when its shutdown began is closed unanswered (reset, or empty).
+def assert_nothing_lost(
+    counts: Counter[str], quiesced: list[dict[str, Any]], restarts: int
+) -> None:
+    """Nothing refused, and nothing lost once every restart took the old child off the
+    socket first (`child_quiesced`, paused and no problem).
 
-    `bench/zero_downtime.py --servers all --restarts 40` measured it (bench/README.md):
-    13 requests lost in 160 restarts of uvicorn and of gunicorn with uvicorn's worker
-    under load, never more than one in a restart. The bound here is three a restart, so
-    that a busy host cannot make the test flaky, while a server that drops everything in
-    flight, or refuses, still fails it.
+    Where that cannot be done here (no pidfd_getfd, a filter refusing it: the problem is
+    in the event), an asyncio server keeps its residual: a connection it had accepted but
+    not read when its shutdown began is closed unanswered (reset, or empty).
+    `bench/zero_downtime.py --servers all --restarts 40` measured it (bench/README.md): 13
+    requests lost in 160 restarts of uvicorn and of gunicorn with uvicorn's worker, never
+    more than one in a restart; the bound then is three a restart, so that a busy host
+    cannot make the test flaky, while a server that drops everything in flight, or
+    refuses, still fails it.
     """
     lost = Counter({result: n for result, n in counts.items() if result != "ok"})
     assert set(lost) <= {"reset", "empty answer"}, counts
-    assert lost.total() <= UVICORN_RESIDUAL_BOUND * restarts, counts
+    done = [e for e in quiesced if e.get("paused") and not e.get("problems")]
+    bound = 0 if len(done) >= restarts else UVICORN_RESIDUAL_BOUND * restarts
+    assert lost.total() <= bound, (counts, quiesced)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -19,7 +20,7 @@ from tests.served import (
     COMMANDS,
     IN_FLIGHT,
     RATE,
-    assert_only_the_uvicorn_residual,
+    assert_nothing_lost,
     held_config,
     restarts_under_load,
 )
@@ -49,11 +50,11 @@ def test_the_demo_restarts_under_load_fail_nothing(run_watchdog, strategy: str) 
 
 @pytest.mark.parametrize("strategy", ["stop_start", "overlap"])
 def test_uvicorn_restarts_under_load_refuse_nothing(run_watchdog, strategy: str) -> None:
-    """Nothing refused; uvicorn drops at most its residual (see served.py)."""
+    """Nothing refused, nothing lost: the old child is taken off the socket first."""
     port = free_port()
     watchdog = run_watchdog(_config(port, strategy))
     report = restarts_under_load(watchdog, port, RESTARTS)
-    assert_only_the_uvicorn_residual(report.counts, RESTARTS)
+    assert_nothing_lost(report.counts, watchdog.events("child_quiesced"), RESTARTS)
 
 
 @pytest.mark.parametrize("strategy", ["stop_start", "overlap"])
@@ -66,7 +67,7 @@ def test_probe_triggered_restarts_under_load_refuse_nothing(run_watchdog, strate
     restarts = watchdog.events("restart_triggered")
     assert restarts, "the failing health check should have restarted the app during the load"
     assert all("failed" in r["reason"] for r in restarts)
-    assert_only_the_uvicorn_residual(report.counts, len(restarts))
+    assert_nothing_lost(report.counts, watchdog.events("child_quiesced"), len(restarts))
 
 
 def test_crash_loses_only_what_was_in_flight(run_watchdog) -> None:
@@ -166,7 +167,7 @@ def test_uvicorn_workers_share_the_held_socket(run_watchdog) -> None:
     report = load.join(timeout=30)
     watchdog.wait_for("child_accepting", timeout=30)
     watchdog.wait_for("child_healthy", count=2, timeout=30)
-    assert_only_the_uvicorn_residual(report.counts, 1)
+    assert_nothing_lost(report.counts, watchdog.events("child_quiesced"), 1)
     served_by = {_get(port).json()["pid"] for _ in range(20)}
     assert served_by, "the new workers answer"
 
@@ -216,7 +217,10 @@ def test_socket_from_systemd_survives_a_restart_of_the_watchdog(tmp_path: Path) 
         assert first.wait(20) == 0
         second = start_watchdog()  # what systemd does on a restart of the service
         report = load.join(timeout=30)
-        assert_only_the_uvicorn_residual(report.counts, 1)
+        log = tmp_path / "logs" / "held.log"
+        events = [json.loads(line) for line in log.read_text().splitlines()]
+        quiesced = [event for event in events if event["event"] == "child_quiesced"]
+        assert_nothing_lost(report.counts, quiesced, 1)
     finally:
         for process in (first, locals().get("second")):
             if process is not None and process.poll() is None:

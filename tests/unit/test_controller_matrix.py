@@ -29,6 +29,7 @@ from watchdog.core.facts import (
     SpawnFailed,
     StopOutcome,
     Stopped,
+    StoppedAccepting,
     TimerFired,
 )
 from watchdog.core.lifecycle import ChildState, IllegalTransitionError
@@ -141,6 +142,7 @@ def _facts(run: Run, at: float) -> list[Fact]:
             Stopped(gen, exit_, outcome, "exit code 1", at),
             Accepting(gen, at),
             NotAccepting(gen, "the new child exited while starting", at),
+            StoppedAccepting(gen, 1, 0, 0.01),
         ]
     facts.append(Stopped(None, None, outcome, None, at))
     facts += [SnapshotTaken(ticket, None) for ticket in (*tickets, tickets[-1] + 1)]

@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 from tests.unit.histories import Run, config, failed, probes, stops
-from watchdog.core.commands import Spawn, StartProbes, StopTree, WatchAccepting
-from watchdog.core.facts import Accepting, Exited, NotAccepting, Signalled
+from watchdog.core.commands import Spawn, StartProbes, StopAccepting, StopTree, WatchAccepting
+from watchdog.core.facts import (
+    Accepting,
+    CapCrossed,
+    Exited,
+    NotAccepting,
+    Signalled,
+    StoppedAccepting,
+)
 from watchdog.core.lifecycle import ChildState
 from watchdog.core.observations import ChildExit
 
@@ -34,8 +41,12 @@ def test_the_new_child_accepts_then_the_old_one_drains() -> None:
     assert run.state is ChildState.HANDOVER
     said = run.feed(1.3, Accepting(2, 1.3))
     assert run.event("child_accepting", said) == {"pid": 102, "after": 0.3}
-    assert stops(said) == [StopTree(1, spare=2)]
+    assert StopAccepting(1) in said  # the old child first takes no new connection
+    assert stops(said) == []
     assert run.state is ChildState.DRAINING
+    said = run.feed(1.35, StoppedAccepting(1, paused=1, unread=0, took=0.05))
+    assert run.events(said) == ["child_quiesced", "child_stopping"]
+    assert stops(said) == [StopTree(1, spare=2)]
     said = run.stopped(1.8, generation=1)
     assert run.events(said) == ["child_stopped"]
     assert probes(said) == [StartProbes(2, 0.0, 0.1)]
@@ -103,6 +114,7 @@ def test_the_new_child_dying_while_the_old_one_drains_is_a_crash() -> None:
     run = overlapping()
     _restart(run)
     run.feed(1.3, Accepting(2, 1.3))
+    run.feed(1.35, StoppedAccepting(1, paused=1, unread=0, took=0.05))
     run.feed(1.5, Exited(2, ChildExit(102, 1, None, 1.5), "exit code 1"))
     said = run.stopped(2.0, generation=1)
     assert run.events(said)[:2] == ["child_stopped", "child_exited"]
@@ -129,4 +141,42 @@ def test_without_a_held_socket_overlap_is_stop_start() -> None:
     run = Run(config(restart={"strategy": "stop_start"}))
     run.start()
     said = _restart(run)
+    assert stops(said) == [StopTree(1)]
+
+
+def test_a_stop_start_restart_takes_the_old_child_off_the_socket_first() -> None:
+    run = Run(config(app={"listen": "127.0.0.1:8000"}))
+    run.start()
+    said = _restart(run)
+    assert StopAccepting(1) in said
+    assert stops(said) == []
+    quiesced = StoppedAccepting(1, paused=0, unread=0, took=0.01, problems=("EPERM",))
+    said = run.feed(1.1, quiesced)
+    assert run.events(said) == ["child_quiesced", "child_stopping"]
+    [warned] = [c for c in said if getattr(c, "name", "") == "child_quiesced"]
+    assert warned.level == "warning"  # the first time it could not be done
+    assert stops(said) == [StopTree(1)]
+    run.stopped(1.3)
+    run.probe(1.4)
+    _restart(run, 400.0)
+    said = run.feed(400.1, StoppedAccepting(2, paused=0, unread=0, took=0.01, problems=("EPERM",)))
+    [again] = [c for c in said if getattr(c, "name", "") == "child_quiesced"]
+    assert again.level == "info"  # said once is enough
+
+
+def test_a_tree_over_its_cap_is_stopped_without_waiting_for_it_to_read() -> None:
+    """Frozen and over its hard cap, it will read nothing: its stop does not wait."""
+    run = Run(config(app={"listen": "127.0.0.1:8000"}, resources={"memory": {"max_rss": "1MB"}}))
+    run.start()
+    run.feed(1.0, CapCrossed(1, 2**30, 1.0))
+    assert run.of(StopAccepting) == []
+    assert stops(run.commands) == [StopTree(1)]
+
+
+def test_a_stop_of_a_watchdog_on_a_systemd_socket_drops_nothing_either() -> None:
+    run = Run(config(app={"listen": "systemd"}))
+    run.start()
+    said = run.feed(1.0, Signalled("SIGTERM", 1.0))
+    assert StopAccepting(1) in said
+    said = run.feed(1.1, StoppedAccepting(1, paused=1, unread=0, took=0.02))
     assert stops(said) == [StopTree(1)]

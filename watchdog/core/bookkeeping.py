@@ -7,6 +7,7 @@ puts them together behind `step`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Any
@@ -98,6 +99,9 @@ class ControllerBase:
         self.pending_config: Config | None = None  # read, being applied by the runtime
         self.fallback_reason = ""  # why the overlap's new child is being stopped
         self.finishing = False
+        # The child being taken off the held socket, and the step that follows once it is.
+        self.quiescing: tuple[int, Callable[[], None]] | None = None
+        self.quiesce_warned = False  # problems with it are a warning once, then info
         self._tickets = 0
         self._wake: float | None = None
         self._now = 0.0
@@ -188,6 +192,9 @@ class ControllerBase:
         raise NotImplementedError
 
     def _kill(self, kind: Kill, reason: str) -> None:
+        raise NotImplementedError
+
+    def _off_the_socket(self, child: ChildRecord, then: Callable[[], None]) -> None:
         raise NotImplementedError
 
     def _account(self, decision: Respawn | GiveUp) -> None:

@@ -138,7 +138,8 @@ class ChildSteps(ControllerBase):
             self._carry_out(decision)
 
     def _carry_out(self, decision: Decision) -> None:
-        alive = self.state in ALIVE_STATES
+        # Stopping for good: no new kill is decided, whatever a late sample says.
+        alive = self.state in ALIVE_STATES and not self.exiting
         match decision:
             case Healthy(startup) if alive:
                 self._healthy(startup)

@@ -40,6 +40,15 @@ class WatchAccepting:
 
 
 @dataclass(frozen=True, slots=True)
+class StopAccepting:
+    """Take `generation` off the held socket and let it read what it accepted, before its
+    stop: a server that closes accepted, unread connections at shutdown drops none
+    (-> StoppedAccepting)."""
+
+    generation: int
+
+
+@dataclass(frozen=True, slots=True)
 class StopTree:
     """Stop `generation`'s tree, TERM -> grace -> KILL (-> Stopped). `generation` None:
     whatever of the app's processes is left. `spare`: a generation left alone."""
@@ -126,6 +135,7 @@ Command = (
     | StartProbes
     | StopProbes
     | WatchAccepting
+    | StopAccepting
     | StopTree
     | Freeze
     | TakeSnapshot

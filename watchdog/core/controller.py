@@ -29,6 +29,7 @@ from watchdog.core.facts import (
     Spawned,
     SpawnFailed,
     Stopped,
+    StoppedAccepting,
     TimerFired,
 )
 from watchdog.core.kills import KillSteps
@@ -61,6 +62,7 @@ class Controller(ChildSteps, KillSteps, OverlapSteps, RequestSteps):
         Exited: ChildSteps.on_exited,
         Stopped: KillSteps.on_stopped,
         SnapshotTaken: KillSteps.on_snapshot_taken,
+        StoppedAccepting: KillSteps.on_stopped_accepting,
         TimerFired: ChildSteps.on_timer,
         Accepting: OverlapSteps.on_accepting,
         NotAccepting: OverlapSteps.on_not_accepting,

@@ -101,6 +101,18 @@ class NotAccepting:
 
 
 @dataclass(frozen=True, slots=True)
+class StoppedAccepting:
+    """A StopAccepting is done: registrations paused, connections still unread, and why a
+    part could not be done (then the stop that follows is the usual one)."""
+
+    generation: int
+    paused: int
+    unread: int
+    took: float
+    problems: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class SnapshotTaken:
     """A TakeSnapshot is done: its file, or None (failed, or cancelled by a stop)."""
 
@@ -150,6 +162,7 @@ Fact = (
     | Stopped
     | Accepting
     | NotAccepting
+    | StoppedAccepting
     | SnapshotTaken
     | Signalled
     | ConfigRead

@@ -3,10 +3,12 @@ the sweep of its orphans, and what the crash count says comes next."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from watchdog.core.bookkeeping import EXIT_CRASH_LOOP, ChildRecord, ControllerBase, Kill, Plan
-from watchdog.core.commands import Freeze, StopProbes, StopTree, TakeSnapshot
+from watchdog.core.commands import Freeze, StopAccepting, StopProbes, StopTree, TakeSnapshot
 from watchdog.core.decisions import GiveUp, Respawn
-from watchdog.core.facts import SnapshotTaken, Stopped
+from watchdog.core.facts import SnapshotTaken, Stopped, StoppedAccepting
 from watchdog.core.lifecycle import ChildState, Trigger
 from watchdog.core.report import trend_record
 
@@ -109,8 +111,37 @@ class KillSteps(ControllerBase):
         held = self.config.app.listen is not None
         if plan.kind is Kill.RESTART and self.config.restart.strategy == "overlap" and held:
             self._begin_overlap()
+        elif plan.kind is Kill.RESTART:
+            self._off_the_socket(child, then=self._stop_current)
         else:
-            self._stop_current()
+            self._stop_current()  # sick (no answer, over its cap): nothing to hand over
+
+    def _off_the_socket(self, child: ChildRecord, then: Callable[[], None]) -> None:
+        """Before a planned stop: the child takes no new connection from the held socket
+        and reads those it took, so its shutdown drops none; then `then`."""
+        if self.config.app.listen is None or child.dead:
+            then()
+            return
+        self.quiescing = (child.generation, then)
+        self._do(StopAccepting(child.generation))
+
+    def on_stopped_accepting(self, fact: StoppedAccepting) -> None:
+        if self.quiescing is None or fact.generation != self.quiescing[0]:
+            return
+        then, self.quiescing = self.quiescing[1], None
+        warn = bool(fact.problems) and not self.quiesce_warned
+        self.quiesce_warned = self.quiesce_warned or warn
+        child = self.child if self._current(fact.generation) else None
+        self._emit(
+            "child_quiesced",
+            level="warning" if warn else "info",
+            pid=child.pid if child else None,
+            paused=fact.paused,
+            unread=fact.unread,
+            took=round(fact.took, 3),
+            problems=list(fact.problems),
+        )
+        then()
 
     def _stop_current(self, plan: Plan | None = None) -> None:
         child = self.child

@@ -70,11 +70,18 @@ class OverlapSteps(ControllerBase):
         if old.dead:  # died meanwhile: no crash to count, the new child serves
             self._report_exit(old, during="an overlap restart")
         self._fire(Trigger.ACCEPTED)
+        self._off_the_socket(old, then=self._drain_old)
+
+    def _drain_old(self) -> None:
+        """The old child's stop, while the new one serves: its drain."""
+        new, old = self.incoming, self.child
+        assert new is not None
+        assert old is not None
         app = self.config.app
         self._emit(
             "child_stopping", pid=old.pid, signal=app.stop_signal.name, timeout=app.stop_timeout
         )
-        self._do(StopTree(old.generation, spare=new.generation))  # its drain; new serves
+        self._do(StopTree(old.generation, spare=new.generation))
 
     def on_not_accepting(self, fact: NotAccepting) -> None:
         if self._handing_over(fact.generation):

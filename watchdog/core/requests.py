@@ -98,8 +98,12 @@ class RequestSteps(ControllerBase):
         self._emit("watchdog_stopping", state=self.state.value)
         self._restart_outcome("restart_cancelled", detail=STOPPING_REASON)
         state, plan = self.state, self.plan
-        if state in ALIVE_STATES:
-            self._stop_current(Plan(Kill.SHUTDOWN, STOPPING_REASON))
+        if state in ALIVE_STATES and self._socket_outlives_us():
+            assert self.child is not None
+            self._do(StopProbes())
+            self._off_the_socket(self.child, then=self._stop_for_good)
+        elif state in ALIVE_STATES:
+            self._stop_for_good()
         elif plan is not None and plan.ticket is not None:
             self._do(CancelSnapshot(plan.ticket))  # a stop does not wait out a snapshot
         elif state is ChildState.HANDOVER and not self.incoming_cancelled:
@@ -107,6 +111,14 @@ class RequestSteps(ControllerBase):
         elif state in (ChildState.STOPPED, ChildState.BACKOFF, ChildState.FATAL):
             self._finish()
         # Otherwise a stop or a sweep is under way; when it ends, nothing new starts.
+
+    def _socket_outlives_us(self) -> bool:
+        """A socket systemd holds serves the next watchdog: what ours took must not drop."""
+        listen = self.config.app.listen
+        return listen is not None and listen.from_systemd
+
+    def _stop_for_good(self) -> None:
+        self._stop_current(Plan(Kill.SHUTDOWN, STOPPING_REASON))
 
     def _finish(self) -> None:
         """The last sweep: whatever is left of the app's processes, in any state, goes."""

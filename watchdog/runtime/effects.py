@@ -26,6 +26,7 @@ from watchdog.core.commands import (
     Reconfigure,
     Spawn,
     StartProbes,
+    StopAccepting,
     StopProbes,
     StopTree,
     TakeSnapshot,
@@ -40,15 +41,18 @@ from watchdog.core.facts import (
     SpawnFailed,
     StopOutcome,
     Stopped,
+    StoppedAccepting,
 )
 from watchdog.outputs.logs import clean_logs
 from watchdog.process.child import Child, SpawnError, spawn
 from watchdog.process.handover import until_accepting
 from watchdog.process.heldsocket import socket_inode
+from watchdog.process.quiesce import stop_accepting
 from watchdog.process.tree import freeze_tree, stop_tree
 from watchdog.runtime.shell import Shell, settle
 
 SNAPSHOT_SAMPLES = 20  # the last samples a diagnostic snapshot shows
+QUIESCE_TIMEOUT = 1.0  # the longest a stop waits for the old child to read what it took
 
 Queue = Callable[[Fact], None]
 
@@ -95,6 +99,9 @@ class Effects:
 
     def _stop_tree(self, command: StopTree) -> None:
         self._run(self._stop(command.generation, command.spare))
+
+    def _stop_accepting(self, command: StopAccepting) -> None:
+        self._run(self._quiesce(command.generation))
 
     def _freeze(self, _: Freeze) -> None:
         freeze_tree()
@@ -166,6 +173,19 @@ class Effects:
         outcome = StopOutcome(report.signalled, report.killed, report.survivors, report.took)
         self._queue(Stopped(generation, exit_, outcome, exit_text, shell.clock()))
 
+    async def _quiesce(self, generation: int) -> None:
+        shell = self.shell
+        child = shell.children.get(generation)
+        if child is None or shell.listener is None or child.exited.done():
+            self._queue(StoppedAccepting(generation, 0, 0, 0.0))
+            return
+        done = await stop_accepting(
+            child.pid, socket_inode(shell.listener), QUIESCE_TIMEOUT, shell.clock
+        )
+        self._queue(
+            StoppedAccepting(generation, done.paused, done.unread, done.took, done.problems)
+        )
+
     async def _watch_accepting(self, generation: int, timeout: float) -> None:
         shell = self.shell
         child: Child | None = shell.children.get(generation)
@@ -224,6 +244,7 @@ Effects._handlers.update(
         StartProbes: Effects._start_probes,
         StopProbes: Effects._stop_probes,
         StopTree: Effects._stop_tree,
+        StopAccepting: Effects._stop_accepting,
         Freeze: Effects._freeze,
         TakeSnapshot: Effects._snapshot,
         CancelSnapshot: Effects._snapshot,

@@ -1,7 +1,8 @@
 """Every config key, declared once: its path, kind, default, what a reload does, and its doc.
 
-Parsing, `watchdog check` and the command-line flags are made from this table. A default is
-written as the YAML file writes it and read with the key's own converter.
+Parsing, `watchdog check`, the shipped config/watchdog.yaml and README's table of keys are
+made from this table (`python -m watchdog.config.reference --write` rewrites the two files).
+A default is written as the YAML file writes it and read with the key's own converter.
 """
 
 from __future__ import annotations

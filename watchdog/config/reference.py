@@ -143,6 +143,8 @@ def main(argv: list[str] | None = None) -> int:
     action.add_argument("--check", action="store_true", help="exit 1 if any is stale")
     options = parser.parse_args(argv)
     root: Path = options.root
+    if not (root / README).is_file() or not (root / SHIPPED).is_file():
+        parser.error(f"{root} holds no {README} and {SHIPPED}: give the checkout with --root")
     outdated = stale(root)
     if options.write:
         if SHIPPED in outdated:

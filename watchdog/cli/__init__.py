@@ -12,6 +12,8 @@ import click
 
 from watchdog import __version__
 from watchdog.config import Config, ConfigError, load
+from watchdog.config.kinds import Key
+from watchdog.config.schema import KEYS
 
 EXIT_CONFIG = 2
 EXIT_NOT_RUNNING = 3  # as `status` says UNKNOWN
@@ -27,40 +29,44 @@ config_option = click.option(
 )
 
 
-# The guide's auto_restart.py flags (and --timeout, which a short --interval needs), laid
-# over the file's health section: key -> (flag, help).
-HEALTH_FLAGS = {
-    "url": ("--url", "The health URL to probe."),
-    "interval": ("--interval", "Time between health probes, e.g. 60s."),
-    "timeout": ("--timeout", "How long a probe may take, e.g. 5s; less than the interval."),
-    "max_failures": ("--max-failures", "Failed probes in a row before a restart."),
-}
+# The guide's auto_restart.py flags (and --timeout, which a short --interval needs): the
+# schema's keys that have one, laid over the file.
+FLAGS = tuple(key for key in KEYS.values() if key.flag)
 
 
-def health_overrides(function: Any) -> Any:
-    """The HEALTH_FLAGS options, passed on as one `health` mapping of the values given."""
-    for key, (flag, text) in reversed(HEALTH_FLAGS.items()):
-        kind = int if key == "max_failures" else str
-        function = click.option(flag, "health_" + key, type=kind, help=text)(function)
+def _dest(key: Key) -> str:
+    return key.path.replace(".", "_")
+
+
+def key_flags(function: Any) -> Any:
+    """An option for each key with a flag, passed on as keyword arguments named by path."""
+    for key in reversed(FLAGS):
+        kind = int if isinstance(key.default, int) else str  # as the file would write it
+        text = f"Sets {key.path}: {key.plain_doc} (default {key.default})."
+        function = click.option(key.flag, _dest(key), type=kind, help=text)(function)
     return function
 
 
-def _overrides(health: dict[str, object]) -> dict[str, dict[str, object]]:
-    return {"health": {key: health.get(f"health_{key}") for key in HEALTH_FLAGS}}
+def _overrides(given: dict[str, object]) -> dict[str, dict[str, object]]:
+    overrides: dict[str, dict[str, object]] = {}
+    for key in FLAGS:
+        section, _, name = key.path.rpartition(".")
+        overrides.setdefault(section, {})[name] = given.get(_dest(key))
+    return overrides
 
 
-def _read(config_path: Path, health: dict[str, object], *, check_host: bool) -> Config:
-    """load() with the health flags laid over the file, their errors naming the flags."""
-    flags = {f"health.{key}": flag for key, (flag, _) in HEALTH_FLAGS.items()}
-    return load(config_path, _overrides(health), flags=flags, check_host=check_host)
+def _read(config_path: Path, given: dict[str, object], *, check_host: bool) -> Config:
+    """load() with the flags laid over the file, their errors naming the flags."""
+    flags = {key.path: str(key.flag) for key in FLAGS}
+    return load(config_path, _overrides(given), flags=flags, check_host=check_host)
 
 
 def _load(
-    config_path: Path, health: dict[str, object] | None = None, *, check_host: bool = False
+    config_path: Path, given: dict[str, object] | None = None, *, check_host: bool = False
 ) -> Config:
     """The config, or exit 2 listing its problems; `check_host` as for `load`."""
     try:
-        return _read(config_path, health or {}, check_host=check_host)
+        return _read(config_path, given or {}, check_host=check_host)
     except ConfigError as exc:
         click.echo(f"watchdog: invalid config {config_path}:", err=True)
         for problem in exc.problems:
@@ -76,8 +82,8 @@ def main() -> None:
 
 @main.command()
 @config_option
-@health_overrides
-def run(config_path: Path, **health: object) -> None:
+@key_flags
+def run(config_path: Path, **given: object) -> None:
     """Start the app and supervise it until SIGTERM or SIGINT."""
     import asyncio
 
@@ -91,7 +97,7 @@ def run(config_path: Path, **health: object) -> None:
     # during start-up is handled rather than killing the process.
     signals.hold()
     try:
-        config = _load(config_path, health, check_host=True)
+        config = _load(config_path, given, check_host=True)
         # state.dir is logging.dir unless set: name the key the user wrote.
         shared = config.state.dir == config.logging.dir
         prepare_log_dir(config.state.dir, "logging.dir" if shared else "state.dir")
@@ -112,7 +118,7 @@ def run(config_path: Path, **health: object) -> None:
         raise
 
     def reload_config() -> Config:
-        return _read(config_path, health, check_host=True)
+        return _read(config_path, given, check_host=True)
 
     runtime = Runtime(config, events, reload_config, open_events, lock=lock)
     try:
@@ -124,14 +130,14 @@ def run(config_path: Path, **health: object) -> None:
 
 @main.command()
 @config_option
-@health_overrides
-def check(config_path: Path, **health: object) -> None:
+@key_flags
+def check(config_path: Path, **given: object) -> None:
     """Validate the config and print it with every default filled in."""
     import yaml
 
     from watchdog.config import effective
 
-    config = _load(config_path, health, check_host=True)
+    config = _load(config_path, given, check_host=True)
     click.echo(f"# {config_path}: valid")
     click.echo(yaml.safe_dump(effective(config), sort_keys=False), nl=False)
 

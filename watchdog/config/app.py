@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import signal
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from types import MappingProxyType
 
-from watchdog.config import convert
-from watchdog.config.listen import ListenSpec, listen_spec
-from watchdog.config.reader import Section, secret_mapping, show
+from watchdog.config.listen import ListenSpec
+from watchdog.config.reader import show
+from watchdog.config.reading import Reading
 
 # (key, expected, got) for a setting that cannot work on this host, e.g. a missing cwd.
 HostProblem = tuple[str, str, str]
 HostCheck = Callable[["AppConfig"], list[HostProblem]]
 HELD_FD = "3"  # what {fd} in the command stands for: where the held socket is passed
-DURATION = "a positive duration like 30s, 500ms or 5m"
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,66 +22,33 @@ class AppConfig:
     name: str
     command: tuple[str, ...]
     cwd: Path
-    env: Mapping[str, str] = field(metadata={"secret": True})  # where passwords go
+    env: Mapping[str, str]  # where passwords go: a secret
     shell: bool
     stop_signal: signal.Signals
-    stop_timeout: float = field(metadata={"duration": True})
-    listen: ListenSpec | None = None  # held by the watchdog and passed to every child
-    listen_backlog: int = 2048
+    stop_timeout: float
+    listen: ListenSpec | None  # held by the watchdog and passed to every child
+    listen_backlog: int
 
 
-def parse_app(
-    section: Section, base_dir: Path, python: str, host_check: HostCheck | None = None
-) -> AppConfig:
-    """The app section; `host_check`, when given, says what would stop it starting here."""
-    shell = section.take("shell", False, convert.flag, "true or false")
-    if shell:
-        command = section.take(
-            "command", None, convert.nonempty_text, "a command line string (shell: true)"
-        )
-        words = ("/bin/sh", "-c", command or "")
-    else:
-        command_words = section.take(
-            "command", None, convert.command_words, "a list of arguments or a command line string"
-        )
-        words = tuple(command_words or ())
-    if "command" not in section:
-        section.missing("command", "the command that starts the API, e.g. [uvicorn, app.main:app]")
-    cwd = section.take("cwd", base_dir.resolve(), convert.path(base_dir), "a directory path")
-    listen = section.take(
-        "listen",
-        None,
-        convert.optional(listen_spec),
-        "an address like 127.0.0.1:8000 or [::1]:8000, unix:/path/to.sock, or systemd",
-    )
-    if listen is None and any("{fd}" in word for word in words):
-        section.problem("command", "app.listen to be set when the command uses {fd}", show(words))
-    env = _parse_env(section)
-    app = AppConfig(
-        name=section.take("name", "api", convert.name, "a name of letters, digits, '_', '.', '-'"),
-        command=tuple(word.replace("{python}", python).replace("{fd}", HELD_FD) for word in words),
-        cwd=cwd,
-        env=env or MappingProxyType({}),
-        shell=shell,
-        stop_signal=section.take(
-            "stop_signal", signal.SIGTERM, convert.signal_name, "a signal name like TERM"
-        ),
-        stop_timeout=section.take("stop_timeout", 10.0, convert.positive_duration, DURATION),
-        listen=listen,
-        listen_backlog=section.take(
-            "listen_backlog", 2048, convert.whole(1), "a whole number of at least 1"
-        ),
-    )
+def app_rules(reading: Reading, python: str, host_check: HostCheck | None) -> None:
+    """The command's words; `host_check`, when given, says what would stop it starting here."""
+    words = _words(reading)
+    if reading["app.listen"] is None and any("{fd}" in word for word in words):
+        expected = "app.listen to be set when the command uses {fd}"
+        reading.problem("app.command", expected, show(words))
+    held = (word.replace("{python}", python).replace("{fd}", HELD_FD) for word in words)
+    reading["app.command"] = tuple(held)
     # Only what was read right can be looked for: a bad cwd or PATH would mislead.
-    readable = "command" in section and env is not None
-    if host_check and readable and section.valid("shell", "command", "cwd"):
+    readable = reading.written("app.command") and reading.valid("app.env")
+    if host_check and readable and reading.valid("app.shell", "app.command", "app.cwd"):
+        app = reading.build("app", {"app": AppConfig})
         for key, expected, got in host_check(app):
-            section.problem(key, expected, got)
-    return app
+            reading.problem(f"app.{key}", expected, got)
 
 
-def _parse_env(app: Section) -> Mapping[str, str] | None:
-    """app.env; None when it has a problem."""
-    return secret_mapping(
-        app, "env", convert.env_name, "variable names without '=' or NUL", convert.env_value
-    )
+def _words(reading: Reading) -> tuple[str, ...]:
+    """The words the child is started with: the line run by /bin/sh, or the command's own."""
+    command = reading["app.command"]
+    if reading["app.shell"]:
+        return ("/bin/sh", "-c", command if isinstance(command, str) else "")
+    return tuple(command or ())

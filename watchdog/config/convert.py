@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import re
 import shlex
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlsplit
 
 from watchdog.core.units import parse_duration, parse_size
 
+ALERT_KINDS = ("restart", "crash", "crash_loop", "restart_recommended", "critical", "recovered")
 NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
 LARGEST = 2**63 - 1  # beyond any count or size a setting means, and what other programs read
 
@@ -146,6 +149,10 @@ def command_words(value: object) -> list[str]:
     return [encodable_text(word) for word in words]
 
 
+def arguments(value: object) -> tuple[str, ...]:
+    return tuple(command_words(value))
+
+
 def positive_size(value: object) -> int:
     size = parse_size(value)
     if not 0 < size <= LARGEST:
@@ -162,6 +169,12 @@ def percent(value: object) -> float:
     return float(value)
 
 
+def readonly_mapping(value: object) -> Mapping[str, Any]:
+    if not isinstance(value, dict):
+        raise ValueError
+    return MappingProxyType(dict(value))
+
+
 def optional(convert: Callable[[object], Any]) -> Callable[[object], Any]:
     """`convert`, or None for a null value (a setting that is off)."""
 
@@ -169,3 +182,65 @@ def optional(convert: Callable[[object], Any]) -> Callable[[object], Any]:
         return None if value is None else convert(value)
 
     return convert_or_none
+
+
+def paths(base_dir: Path) -> Callable[[object], list[Path]]:
+    def convert(value: object) -> list[Path]:
+        if not isinstance(value, list):
+            raise ValueError
+        return [path(base_dir)(item) for item in value]
+
+    return convert
+
+
+def program(base_dir: Path) -> Callable[[object], str]:
+    """A path resolves against the config's folder; a bare name is looked up on PATH later."""
+
+    def convert(value: object) -> str:
+        text = nonempty_text(value).strip()
+        return str(path(base_dir)(text)) if "/" in text else text
+
+    return convert
+
+
+def alert_kinds(value: object) -> tuple[str, ...]:
+    items = value if isinstance(value, list) else [value]
+    if not all(isinstance(item, str) and item in ALERT_KINDS for item in items):
+        raise ValueError
+    return tuple(dict.fromkeys(items))
+
+
+def webhook_url(value: object) -> str:
+    """A URL httpx will accept too: checked here, not found out when the first alert goes."""
+    import httpx  # noqa: PLC0415 - only with a webhook: `status` and `check` stay light
+
+    text = url(value)
+    try:
+        httpx.URL(text)
+    except (httpx.InvalidURL, TypeError) as exc:
+        raise ValueError from exc
+    if any(ord(character) < 33 for character in text):  # spaces, tabs, newlines
+        raise ValueError
+    return text
+
+
+# What HTTP allows (RFC 9110): a name is a token; a value is visible ASCII, with spaces and
+# tabs only between its words. A CR or LF in a value passed check, then every alert failed.
+HEADER_NAME = re.compile(r"[-!#$%&'*+.^_`|~0-9a-zA-Z]+")
+HEADER_VALUE = re.compile(r"(?:[\x21-\x7e]+(?:[ \t]+[\x21-\x7e]+)*)?")
+HEADER_NAMES = "header names of letters, digits and !#$%&'*+-.^_`|~"
+
+
+def header_name(name: str) -> bool:
+    return HEADER_NAME.fullmatch(name) is not None
+
+
+def header_value(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError("a string value")
+    if HEADER_VALUE.fullmatch(value) is None:
+        raise ValueError(
+            "printable ASCII, spaces only between words (no CR, LF, NUL or other control"
+            " character)"
+        )
+    return value

@@ -1,4 +1,4 @@
-"""`app.listen`: where the socket the watchdog holds for the app listens."""
+"""Addresses: where the socket held for the app listens (app.listen), and metrics.listen."""
 
 from __future__ import annotations
 
@@ -30,6 +30,15 @@ class ListenSpec:
         return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
 
 
+@dataclass(frozen=True, slots=True)
+class ListenAddress:
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
 def listen_spec(value: object) -> ListenSpec:
     """host:port, [v6]:port, unix:/path (or an absolute path), or `systemd`."""
     text = convert.nonempty_text(value).strip()
@@ -40,11 +49,21 @@ def listen_spec(value: object) -> ListenSpec:
         if not path.startswith("/") or len(path.encode()) > 107:  # sun_path holds 108
             raise ValueError
         return ListenSpec(path=Path(path))
+    host, port = _host_port(text)
+    return ListenSpec(host=host, port=port)
+
+
+def listen_address(value: object) -> ListenAddress:
+    """host:port, [v6]:port; the host must be an IP address (no resolver at start-up)."""
+    return ListenAddress(*_host_port(convert.nonempty_text(value).strip()))
+
+
+def _host_port(text: str) -> tuple[str, int]:
     host, separator, port_text = text.rpartition(":")
     if not separator or not port_text.isdigit() or not 0 < int(port_text) < 65536:
         raise ValueError
-    host = host.removeprefix("[").removesuffix("]")
+    host = host.removeprefix("[").removesuffix("]") if host.startswith("[") else host
     if host == "localhost":
         host = "127.0.0.1"
     ipaddress.ip_address(host)  # no resolver at start-up: an address, or ValueError
-    return ListenSpec(host=host, port=int(port_text))
+    return host, int(port_text)

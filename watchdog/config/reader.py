@@ -133,8 +133,23 @@ class Section:
     def __contains__(self, key: str) -> bool:
         return key in self._raw
 
-    def take(self, key: str, default: T, convert: Callable[[object], T], expected: str) -> T:
-        """The converted value of `key`, or `default` when it is absent or bad (recorded)."""
+    def raw(self, key: str) -> object:
+        """`key`'s value as written (None when it is not)."""
+        return self._raw.get(key)
+
+    def take(
+        self,
+        key: str,
+        default: T,
+        convert: Callable[[object], T],
+        expected: str,
+        *,
+        secret: bool = False,
+    ) -> T:
+        """The converted value of `key`, or `default` when it is absent or bad (recorded).
+
+        `secret`: a bad value is described, never shown.
+        """
         self._used.add(key)
         if key not in self._raw:
             return default
@@ -142,7 +157,7 @@ class Section:
         try:
             return convert(value)
         except (ValueError, TypeError):
-            self.problem(key, expected, show(value))
+            self.problem(key, expected, hidden(value) if secret else show(value))
             return default
 
     def entries(self) -> list[tuple[object, object]]:
@@ -159,6 +174,10 @@ class Section:
     def valid(self, *keys: str) -> bool:
         """Whether none of `keys` had a problem, so a check across them means something."""
         return not self._invalid.intersection(keys)
+
+    def invalidate(self, key: str) -> None:
+        """`key` had a problem recorded below it (in its own entries)."""
+        self._invalid.add(key)
 
     def problem(self, key: str, expected: str, got: str) -> None:
         self._invalid.add(key)

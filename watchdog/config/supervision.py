@@ -1,0 +1,80 @@
+"""The `health`, `restart` and `logging` sections: their records and the rules across keys."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from watchdog.config.reader import show
+from watchdog.config.reading import Reading
+from watchdog.config.schema import default
+from watchdog.core.units import format_duration
+
+
+@dataclass(frozen=True, slots=True)
+class HealthConfig:
+    url: str
+    interval: float
+    timeout: float
+    max_failures: int
+    startup_timeout: float
+    startup_interval: float
+    expect_status: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CrashLoopConfig:
+    max_crashes: int
+    window: float
+    action: str
+
+
+@dataclass(frozen=True, slots=True)
+class RestartConfig:
+    min_interval: float
+    backoff_initial: float
+    backoff_max: float
+    backoff_reset: float
+    crash_loop: CrashLoopConfig
+    # Defaults for records built by hand (tests of the policy): the schema's.
+    predictive: bool = default("restart.predictive")
+    predictive_horizon: float = default("restart.predictive_horizon")
+    strategy: str = default("restart.strategy")
+
+
+@dataclass(frozen=True, slots=True)
+class LoggingConfig:
+    dir: Path
+    level: str
+    max_bytes: int
+    backup_count: int
+    retention_days: int
+    format: str
+
+
+def health_rules(reading: Reading) -> None:
+    timeout, interval = reading["health.timeout"], reading["health.interval"]
+    if reading.valid("health.timeout", "health.interval") and timeout >= interval:
+        given = "" if reading.written("health.timeout") else " (the default)"
+        reading.problem(
+            "health.timeout",
+            f"less than {reading.name_of('health.interval')} ({format_duration(interval)}),"
+            " so probes never overlap",
+            format_duration(timeout) + given,
+        )
+
+
+def restart_rules(reading: Reading) -> None:
+    initial, longest = reading["restart.backoff_initial"], reading["restart.backoff_max"]
+    if reading.valid("restart.backoff_initial", "restart.backoff_max") and initial > longest:
+        reading.problem(
+            "restart.backoff_initial",
+            f"at most restart.backoff_max ({format_duration(longest)})",
+            format_duration(initial),
+        )
+    if reading["restart.strategy"] == "overlap" and reading["app.listen"] is None:
+        reading.problem(
+            "restart.strategy",
+            "stop_start, or app.listen set (overlap shares the held socket)",
+            show(reading["restart.strategy"]),
+        )

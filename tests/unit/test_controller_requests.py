@@ -188,6 +188,18 @@ class TestReload:
         assert answers(said) == [("SIGHUP", "reload_failed")]
         assert run.controller.config.app.listen is None
 
+    def test_a_new_backlog_for_the_held_socket_is_refused(self) -> None:
+        """listen() took the backlog once: only a restart of the watchdog changes it."""
+        held = {"listen": "127.0.0.1:8000"}
+        run = Run(config(app=held))
+        run.start()
+        signal(run, 1.0, "SIGHUP")
+        said = run.feed(1.01, ConfigRead(config(app={**held, "listen_backlog": 64}), (), 1.01))
+        assert run.event("reload_failed", said)["errors"] == [
+            "app.listen_backlog: 64 differs from 2048, the backlog of the socket the running"
+            " watchdog holds; restart the watchdog to change it"
+        ]
+
     def test_a_bad_file_is_a_failed_reload_and_supervision_goes_on(self) -> None:
         run = Run()
         run.start()

@@ -78,7 +78,7 @@ SCHEMA: tuple[Group | Key, ...] = (
         " socket and passes it to every child as fd 3 (`{fd}` in the command); see"
         " [zero-downtime restarts](#zero-downtime-restarts-and-containers)"),
     Key("app.listen_backlog", whole(1, "connections"), 2048,
-        "restarts the app; the held socket keeps its backlog until the watchdog restarts",
+        "restarts the app; refused while app.listen holds the socket: restart the watchdog",
         "connections the kernel queues while no child accepts (capped by `net.core.somaxconn`)"),
     Group("health", "the health probe: GET health.url every interval"),
     Key("health.url", URL, "http://127.0.0.1:8000/health", PROBES_AGAIN,

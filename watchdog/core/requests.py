@@ -157,6 +157,17 @@ class RequestSteps(ControllerBase):
             # The held socket is bound once; a command written for another one (its {fd},
             # a port) must not start against this one.
             self._reload_failed([listen_change(self.config.app.listen, new.app.listen)])
+        elif new.app.listen is not None and new.app.listen_backlog != (
+            was := self.config.app.listen_backlog
+        ):
+            # listen() took the backlog once: a reload that promised another would lie.
+            wanted = new.app.listen_backlog
+            self._reload_failed(
+                [
+                    f"app.listen_backlog: {wanted} differs from {was}, the backlog of the socket"
+                    " the running watchdog holds; restart the watchdog to change it"
+                ]
+            )
         else:
             self.pending_config = new
             self._do(Reconfigure(new))

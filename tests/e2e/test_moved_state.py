@@ -45,10 +45,8 @@ def test_leftovers_of_a_child_started_before_state_dir_moved_are_found(
     carries the old one, so after a SIGKILL the next watchdog (same file) looks for the new
     mark and leaves the old tree's workers running, unwatched."""
     pid_file = tmp_path / "workers.pids"
-    config = fast_config(
-        free_port(),
-        ["--tree-workers", "2", "--workers-outlive-parent", "--pids-file", str(pid_file)],
-    )
+    lasting = ["--tree-workers", "2", "--workers-outlive-parent", "--pids-file"]
+    config = fast_config(free_port(), [*lasting, str(pid_file)])
     first = run_watchdog(config)
     first.wait_for("child_healthy")
     poll(lambda: len(_pids(pid_file)) == 2, timeout=5)

@@ -41,9 +41,9 @@ def test_watchdog_reload_finds_the_watchdog_when_the_file_moves_state_dir(
 def test_leftovers_of_a_child_started_before_state_dir_moved_are_found(
     run_watchdog, tmp_path: Path
 ) -> None:
-    """The mark is <name>@<state.dir>: a child started before a reload moved state.dir
-    carries the old one, so after a SIGKILL the next watchdog (same file) looks for the new
-    mark and leaves the old tree's workers running, unwatched."""
+    """A child started before a reload moved state.dir is still found by the next watchdog
+    of the same file after a SIGKILL: the mark names the config file, which no reload can
+    change, not state.dir."""
     pid_file = tmp_path / "workers.pids"
     lasting = ["--tree-workers", "2", "--workers-outlive-parent", "--pids-file"]
     config = fast_config(free_port(), [*lasting, str(pid_file)])
@@ -75,7 +75,8 @@ def test_a_sigterm_during_the_leftovers_stop_starts_no_child(run_watchdog, tmp_p
     state_dir = tmp_path / "logs"
     state_dir.mkdir()
     stubborn = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(30)"
-    env = {"WATCHDOG_INSTANCE": f"faulty@{state_dir}", "PATH": "/usr/bin:/bin"}
+    mark = f"faulty@{(tmp_path / 'watchdog.yaml').resolve()}"  # where run_watchdog writes it
+    env = {"WATCHDOG_INSTANCE": mark, "PATH": "/usr/bin:/bin"}
     leftover = psutil.Popen([sys.executable, "-c", stubborn], env=env)
     try:
         poll(lambda: "WATCHDOG_INSTANCE" in leftover.environ(), timeout=5)

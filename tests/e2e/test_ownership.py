@@ -107,7 +107,7 @@ def test_leftovers_of_a_sigkilled_watchdog_are_stopped_before_the_next_start(
     first.wait_for("child_healthy")
     workers = poll(lambda: len(_pids(pid_file)) == 2 and _pids(pid_file), timeout=5)
     environ = psutil.Process(workers[0]).environ()
-    assert environ["WATCHDOG_INSTANCE"] == f"faulty@{tmp_path / 'logs'}"
+    assert environ["WATCHDOG_INSTANCE"] == f"faulty@{first.config_path.resolve()}"
     first.send(signal.SIGKILL)
     first.wait_exit(timeout=5)
     assert not any(gone_or_zombie(worker) for worker in workers)  # the leftovers

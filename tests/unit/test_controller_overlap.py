@@ -180,3 +180,11 @@ def test_a_stop_of_a_watchdog_on_a_systemd_socket_drops_nothing_either() -> None
     assert StopAccepting(1) in said
     said = run.feed(1.1, StoppedAccepting(1, paused=1, unread=0, took=0.02))
     assert stops(said) == [StopTree(1)]
+
+
+def test_while_the_old_child_drains_the_state_file_names_the_new_one() -> None:
+    run = overlapping()
+    _restart(run)
+    run.feed(1.3, Accepting(2, 1.3))
+    view = run.controller.view()["child"]
+    assert (view["state"], view["pid"], view["healthy"]) == ("draining", 102, False)

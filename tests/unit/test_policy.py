@@ -393,3 +393,20 @@ def test_reconfigure_keeps_history() -> None:
     )
     policy.reconfigure(HEALTH, shorter)
     assert policy.throttle.allowed_at() == 110
+
+
+def test_a_planned_restart_of_a_child_that_lasted_makes_the_next_crash_a_first() -> None:
+    """The crash count is of consecutive crashes since a child that stayed healthy: a
+    restart on purpose of one that did is no crash, and the count starts over."""
+    policy = healthy_policy()
+    policy.on_crash("exit code 1", 1.0)
+    policy.child_started(1.0)
+    policy.on_probe(ok(2.0))
+    policy.on_crash("exit code 1", 3.0)  # a second crash in a row: backed off
+    policy.child_started(4.0)
+    policy.on_probe(ok(5.0))
+    [restart] = policy.restart_requested("requested by SIGUSR1", 5.0 + 61.0)
+    assert isinstance(restart, Restart)
+    policy.child_started(67.0)
+    policy.on_probe(ok(68.0))
+    assert policy.on_crash("exit code 1", 69.0) == Respawn(0.0, 1, reason="exit code 1")

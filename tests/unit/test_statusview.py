@@ -197,3 +197,10 @@ def test_nothing_missing_is_shown_as_none() -> None:
     assert "  app        fatal, last started " in shown
     stopped = healthy_state(watchdog={"running": False})
     assert assess(stopped, NOW, pid_is_ours=False).summary == "not running (stopped)"
+
+
+def test_a_restart_under_way_is_a_warning_that_says_which_step() -> None:
+    state = healthy_state(child={"state": "draining", "pid": 102, "healthy": False})
+    verdict = assess(state, NOW, pid_is_ours=True)
+    assert verdict.code == WARNING
+    assert "app restarting: the new child serves while the old one drains" in verdict.reasons

@@ -21,7 +21,7 @@ from typing import Any
 import psutil
 
 from watchdog.process.environ import command_line
-from watchdog.process.instancelock import lock_holder
+from watchdog.process.instancelock import flocks, lock_holder, open_lock_files
 
 POLL = 0.05
 SAME_PROCESS_TOLERANCE = 0.5  # seconds; create times are derived from clock ticks
@@ -96,22 +96,50 @@ def _runs_config(words: list[str], cwd: Path, config: Path) -> bool:
     return False
 
 
-def proven_watchdog(lock: Path, config: Path) -> int:
-    """The pid of the watchdog running `config`, proven by the lock it holds; else raises."""
-    if not lock.exists():
-        raise NotRunningError(f"the watchdog is not running: there is no lock file {lock}")
-    pid = lock_holder(lock)
-    if pid is None:
-        raise NotRunningError(f"the watchdog is not running: no process holds {lock}")
+class ElsewhereError(NotRunningError):
+    """A watchdog of this config file runs, but holds the lock an older version named."""
+
+    def __init__(self, pid: int, lock: Path, wanted: Path) -> None:
+        self.pid, self.lock = pid, lock
+        super().__init__(
+            f"the watchdog of this config runs as pid {pid}, but it read an older version of"
+            f" the file: it holds {lock}, not {wanted} (state.dir or app.name changed)."
+            " `watchdog reload` makes it read this one"
+        )
+
+
+def _runs(pid: int, config: Path) -> bool | None:
+    """Whether `pid` runs `watchdog run` with `config`; None when that cannot be read."""
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as handle:
             words = [w.decode("utf-8", "replace") for w in handle.read().split(b"\0") if w]
         cwd = Path(os.readlink(f"/proc/{pid}/cwd"))
     except OSError:
+        return None
+    return _runs_config(words, cwd, config)
+
+
+def proven_watchdog(lock: Path, config: Path) -> int:
+    """The pid of the watchdog running `config`, proven by the lock it holds; else raises.
+
+    ElsewhereError: no process holds this lock, but a `watchdog run` of the same config
+    file holds another one (the file since moved its state.dir or renamed the app).
+    """
+    pid = lock_holder(lock) if lock.exists() else None
+    if pid is None:
+        for holder, _ in flocks():
+            held = open_lock_files(holder)
+            if held and _runs(holder, config):
+                raise ElsewhereError(holder, held[0], lock)
+        if not lock.exists():
+            raise NotRunningError(f"the watchdog is not running: there is no lock file {lock}")
+        raise NotRunningError(f"the watchdog is not running: no process holds {lock}")
+    runs = _runs(pid, config)
+    if runs is None:
         raise NotOursError(
             f"refused: pid {pid} holds {lock}, but its command line cannot be read"
-        ) from None
-    if not _runs_config(words, cwd, config):
+        )
+    if not runs:
         raise NotOursError(
             f"refused: pid {pid} holds {lock} but is not `watchdog run --config {config}`"
             f" (it runs: {command_line(pid)})"
@@ -122,8 +150,17 @@ def proven_watchdog(lock: Path, config: Path) -> int:
 def request(
     path: Path, signum: signal.Signals, timeout: float, *, lock: Path, config: Path
 ) -> Answer:
-    """Signal the proven watchdog of `config` and wait for it to record an answer in `path`."""
-    pid = proven_watchdog(lock, config)
+    """Signal the proven watchdog of `config` and wait for it to record an answer in `path`.
+
+    A reload also reaches a watchdog that holds the lock of an older version of the file:
+    reading this one is what moves it, and its answer then lands at `path`.
+    """
+    try:
+        pid = proven_watchdog(lock, config)
+    except ElsewhereError as elsewhere:
+        if signum != signal.SIGHUP:
+            raise
+        pid = elsewhere.pid
     sent = time.time()
     try:
         os.kill(pid, signum)

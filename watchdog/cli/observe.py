@@ -17,7 +17,7 @@ from watchdog.cli.common import (
     config_option,
     main,
 )
-from watchdog.config import ConfigError, load
+from watchdog.config import Config, ConfigError, load
 
 
 @main.group(invoke_without_command=True)
@@ -173,6 +173,8 @@ def status(config_path: Path, as_json: bool, liveness_only: bool) -> None:
     except StateUnreadableError as exc:
         click.echo(f"UNKNOWN: {config.app.name}: {exc}")
         sys.exit(UNKNOWN)
+    if state is None:
+        _say_if_elsewhere(config, config_path)
     now = time.time()
     ours = state is not None and pid_is_ours(state)
     host_alerts = config.resources.host.alert
@@ -188,3 +190,19 @@ def status(config_path: Path, as_json: bool, liveness_only: bool) -> None:
     # A sick app is the watchdog's to restart; only a watchdog that is gone or hung is the
     # orchestrator's, and restarting the container then is the cure.
     sys.exit(liveness(state, now, ours) if liveness_only else verdict.code)
+
+
+def _say_if_elsewhere(config: Config, config_path: Path) -> None:
+    """No state file here, yet a watchdog of this file may run with an older version of it
+    (another state.dir or app.name): say so, and how to bring it here, not 'not running'."""
+    from watchdog.cli.control import ElsewhereError, NotRunningError, proven_watchdog
+    from watchdog.cli.statusview import UNKNOWN
+    from watchdog.process.instancelock import lock_path
+
+    try:
+        proven_watchdog(lock_path(config.state.dir, config.app.name), config_path)
+    except ElsewhereError as exc:
+        click.echo(f"UNKNOWN: {config.app.name}: {exc}")
+        sys.exit(UNKNOWN)
+    except NotRunningError:
+        return

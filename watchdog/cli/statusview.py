@@ -58,6 +58,14 @@ def _number(value: object, default: float) -> float:
     return float(value) if isinstance(value, int | float) else default
 
 
+# A restart under way: the app serves (the old child, or already the new one) meanwhile.
+RESTARTING = {
+    "restarting": "app restarting: a diagnostic snapshot before the old child stops",
+    "handover": "app restarting: the new child starts while the old one serves",
+    "draining": "app restarting: the new child serves while the old one drains",
+}
+
+
 def liveness(state: Mapping[str, Any] | None, now: float, pid_is_ours: bool) -> int:
     """A container's liveness: OK while a live watchdog keeps its state file fresh.
 
@@ -101,6 +109,9 @@ def assess(
     if child.get("state") in DOWN_STATES:
         code = CRITICAL
         reasons.append(f"app {child.get('state')}")
+    elif child.get("state") in RESTARTING:
+        code = WARNING
+        reasons.append(RESTARTING[child["state"]])
     elif not child.get("healthy"):
         code = WARNING
         reasons.append("app starting, not yet healthy")

@@ -58,7 +58,9 @@ def run(config_path: Path, **given: object) -> None:
     def reload_config() -> Config:
         return _read(config_path, given, check_host=True)
 
-    runtime = Runtime(config, events, reload_config, open_events, lock=lock)
+    runtime = Runtime(
+        config, events, reload_config, open_events, lock=lock, config_file=config_path
+    )
     try:
         code = asyncio.run(runtime.run())
     finally:

@@ -102,6 +102,7 @@ class ControllerBase:
         # The child being taken off the held socket, and the step that follows once it is.
         self.quiescing: tuple[int, Callable[[], None]] | None = None
         self.quiesce_warned = False  # problems with it are a warning once, then info
+        self.app_changed_meanwhile = False  # a reload's new app section awaits its restart
         self._tickets = 0
         self._wake: float | None = None
         self._now = 0.0
@@ -161,6 +162,8 @@ class ControllerBase:
     def view(self) -> dict[str, Any]:
         """What only the controller knows, for the state file and systemd's status line."""
         child, serving = self.child, self.state in ALIVE_STATES | SERVING_STATES
+        if self.state is ChildState.DRAINING and self.incoming is not None:
+            child = self.incoming  # it serves; the old one only drains
         pending = self.policy.pending
         return {
             "child": {
@@ -195,6 +198,9 @@ class ControllerBase:
         raise NotImplementedError
 
     def _off_the_socket(self, child: ChildRecord, then: Callable[[], None]) -> None:
+        raise NotImplementedError
+
+    def _restart_for_a_changed_app(self) -> None:
         raise NotImplementedError
 
     def _account(self, decision: Respawn | GiveUp) -> None:

@@ -50,6 +50,7 @@ class ChildSteps(ControllerBase):
             return  # a stop request came meanwhile: start nothing new
         self.previous_pid = self.child.pid if self.child else None
         self.generation += 1
+        self.app_changed_meanwhile = False  # this child starts with the config in force
         self._fire(Trigger.SPAWN)
         self.child = ChildRecord(self.generation, self._now)
         self._do(Spawn(self.generation))

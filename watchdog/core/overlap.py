@@ -155,6 +155,7 @@ class OverlapSteps(ControllerBase):
         health = self.config.health
         pace = health.interval if old.healthy else health.startup_interval
         self._do(StartProbes(old.generation, 0.0, pace))
+        self._restart_for_a_changed_app()
 
     def _handed_over(self) -> None:
         """The old child is stopped: the new one is the child now."""
@@ -171,3 +172,4 @@ class OverlapSteps(ControllerBase):
             self._stop_current(Plan(Kill.SHUTDOWN, STOPPING_REASON))
         else:
             self._do(StartProbes(new.generation, 0.0, self.config.health.startup_interval))
+            self._restart_for_a_changed_app()

@@ -57,7 +57,9 @@ class Policy:
         self.started_at: float | None = None
         self.healthy_since: float | None = None
         self.startup_expired = False
-        self.pending: RecommendRestart | None = None
+        # Throttled restarts by cause (probes, a metric, the forecast, the operator): one
+        # cause clearing withdraws its own, never another's.
+        self.pendings: dict[str, RecommendRestart] = {}
         self.startup_error: str | None = None  # the last probe's, while the child boots
 
     def reconfigure(
@@ -80,7 +82,7 @@ class Policy:
         self.startup_expired = False
         self.startup_error = None
         self.failures = 0
-        self.pending = None
+        self.pendings.clear()
         if self.resources:
             self.resources.child_started()
 
@@ -171,9 +173,15 @@ class Policy:
             last = self.startup_error
             seen = f"last probe: {last}" if last is not None else "no probe has finished"
             decisions.append(FailedStart(f"not healthy within startup_timeout ({window}); {seen}"))
-        if self.pending is not None and now >= self.pending.at:
-            decisions.extend(self._restart_due(self.pending.reason, now))
+        first = self.pending
+        if first is not None and now >= first.at:
+            decisions.extend(self._restart_due(first.reason, now, first.source))
         return decisions
+
+    @property
+    def pending(self) -> RecommendRestart | None:
+        """The throttled restart that came first, if any: the one carried out when allowed."""
+        return next(iter(self.pendings.values()), None)
 
     def next_deadline(self) -> float | None:
         """The next time `on_tick` has something to decide, if any."""
@@ -209,33 +217,36 @@ class Policy:
         allowed_at = self.throttle.allowed_at()
         if now >= allowed_at:
             return [self._restart_now(reason, now)]
-        if self.pending is None:
-            self.pending = RecommendRestart(reason, allowed_at, source)
-            return [self.pending]
-        return []
+        if source in self.pendings:
+            return []  # recommended already; said once
+        self.pendings[source] = RecommendRestart(reason, allowed_at, source)
+        return [self.pendings[source]]
 
     def _withdraw(self, source: str) -> list[Decision]:
         """The failure behind a throttled restart from `source` has cleared."""
-        if self.pending is None or self.pending.source != source:
-            return []
-        withdrawn, self.pending = self.pending, None
-        return [RecommendationWithdrawn(withdrawn.reason)]
+        withdrawn = self.pendings.pop(source, None)
+        return [] if withdrawn is None else [RecommendationWithdrawn(withdrawn.reason)]
 
     def _restart_now(self, reason: str, now: float) -> Restart:
         self.throttle.record(now)
-        self.pending = None
+        self.pendings.clear()
+        if self._stayed_healthy(now):
+            self.crashes = 0  # a planned end of a child that lasted: the next crash is a first
         self.started_at = None
         return Restart(reason)
 
-    def _crashed(self, reason: str, now: float) -> Respawn | GiveUp:
-        stayed_healthy = (
+    def _stayed_healthy(self, now: float) -> bool:
+        return (
             self.healthy_since is not None
             and now - self.healthy_since >= self.restart.backoff_reset
         )
-        if stayed_healthy:
+
+    def _crashed(self, reason: str, now: float) -> Respawn | GiveUp:
+        if self._stayed_healthy(now):
             self.crashes = 0
         self.crashes += 1
-        self.started_at = self.healthy_since = self.pending = None
+        self.started_at = self.healthy_since = None
+        self.pendings.clear()
         if self.crash_loop.record(now):
             loop = (
                 f"{len(self.crash_loop)} crashes within"

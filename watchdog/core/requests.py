@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from watchdog.config import Config
 
 STOPPING_REASON = "the watchdog is stopping"
+APP_CHANGED = "config reloaded with a new app section"
 RESTARTING_NOW = (ChildState.RESTARTING, ChildState.HANDOVER, ChildState.DRAINING)
 
 
@@ -82,6 +83,12 @@ class RequestSteps(ControllerBase):
             answer("restarting", detail="a restart was already under way")
         else:
             answer("ignored", detail=f"the app is {state.value}")
+
+    def _restart_for_a_changed_app(self) -> None:
+        """A reload changed the app section during an overlap: its restart comes now."""
+        if self.app_changed_meanwhile:
+            self.app_changed_meanwhile = False
+            self._restart_on_request(APP_CHANGED)
 
     def _restart_outcome(self, outcome: str, **detail: Any) -> None:
         """Tell the command that asked for a restart how it ended."""
@@ -193,8 +200,12 @@ class RequestSteps(ControllerBase):
             pace = new.health.interval if child.healthy else new.health.startup_interval
             self._do(StartProbes(child.generation, 0.0, pace))
         self._reload_done()
-        if new.app != old.app:
-            self._restart_on_request("config reloaded with a new app section")
+        if new.app != old.app and self.incoming is not None:
+            # The overlap's new child was started with the old app section: once the
+            # handover ends (either way), the child that serves runs the old command.
+            self.app_changed_meanwhile = True
+        elif new.app != old.app:
+            self._restart_on_request(APP_CHANGED)
 
     def _reload_failed(self, errors: tuple[str, ...] | list[str]) -> None:
         self._emit("reload_failed", level="error", errors=list(errors))

@@ -61,9 +61,9 @@ class InstanceLock:
             self._fd = None
 
 
-def _locking_pids(inode: int) -> list[int]:
-    """Pids /proc/locks names for a lock on a file with `inode` (waiters left out)."""
-    pids = []
+def flocks() -> list[tuple[int, int]]:
+    """(pid, inode) of every lock /proc/locks lists (waiters left out)."""
+    found = []
     with contextlib.suppress(OSError), open("/proc/locks", encoding="ascii") as locks:
         for line in locks:
             fields = line.split()
@@ -71,11 +71,27 @@ def _locking_pids(inode: int) -> list[int]:
                 continue
             # "1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF": major:minor:inode. The
             # device is not compared: btrfs and overlayfs report another one to stat().
-            device_and_inode = fields[5].rsplit(":", 1)
             with contextlib.suppress(ValueError):
-                if int(device_and_inode[-1]) == inode:
-                    pids.append(int(fields[4]))
-    return pids
+                found.append((int(fields[4]), int(fields[5].rsplit(":", 1)[-1])))
+    return found
+
+
+def _locking_pids(inode: int) -> list[int]:
+    """Pids /proc/locks names for a lock on a file with `inode`."""
+    return [pid for pid, locked in flocks() if locked == inode]
+
+
+def open_lock_files(pid: int) -> list[Path]:
+    """The `.lock` files `pid` holds open, as its descriptors name them."""
+    locked = {inode for holder, inode in flocks() if holder == pid}
+    found = []
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(f"/proc/{pid}/fd"):
+            with contextlib.suppress(OSError):
+                target = os.readlink(entry.path)
+                if target.endswith(".lock") and os.stat(entry.path).st_ino in locked:
+                    found.append(Path(target))
+    return found
 
 
 def holds_open(pid: int, path: Path) -> bool:

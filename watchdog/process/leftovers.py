@@ -3,9 +3,9 @@ carries, and stopped before a new child starts.
 
 A watchdog killed with SIGKILL takes its direct child along (parent-death signal), but not
 the child's workers: they live on, keep the port, and would make every new child die of
-"address already in use". Each child is started with WATCHDOG_INSTANCE=<name>@<state dir>
-in its environment, which its whole tree inherits; whatever carries the mark of this
-instance and is not ours now is a leftover.
+"address already in use". Each child is started with a mark in its environment
+(WATCHDOG_INSTANCE=<name>@<config file>), which its whole tree
+inherits; whatever carries the mark of this instance and is not ours now is a leftover.
 """
 
 from __future__ import annotations
@@ -25,8 +25,10 @@ from watchdog.process.environ import MARK, command_line
 POLL = 0.05
 
 
-def instance_mark(app_name: str, state_dir: Path) -> str:
-    return f"{app_name}@{state_dir}"
+def instance_mark(app_name: str, config_file: Path) -> str:
+    """The app's name and the config file's path: what a reload cannot change, and what
+    the next watchdog of the same app (started with the same file) knows at once."""
+    return f"{app_name}@{config_file}"
 
 
 def _ancestors() -> set[int]:

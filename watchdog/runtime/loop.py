@@ -13,6 +13,7 @@ import os
 import signal
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from watchdog import __version__
@@ -49,8 +50,17 @@ class Runtime:
         clock: Callable[[], float] = time.monotonic,
         *,
         lock: InstanceLock | None = None,
+        config_file: Path = Path("watchdog.yaml"),
     ) -> None:
-        self.shell = Shell(config, events, reload_config, reopen_events, clock=clock, lock=lock)
+        self.shell = Shell(
+            config,
+            events,
+            reload_config,
+            reopen_events,
+            clock=clock,
+            lock=lock,
+            config_file=config_file.resolve(),
+        )
         self.controller = Controller(config)
         self._queue: asyncio.Queue[Fact] = asyncio.Queue()
         self.effects = Effects(self.shell, self._queue.put_nowait)
@@ -89,7 +99,9 @@ class Runtime:
             asyncio.ensure_future(watching.cap_loop(shell, self._queue.put_nowait)),
         ]
         try:
-            self._feed(Booted(shell.clock()))
+            # Queued behind any signal that came during start-up: a SIGTERM sent while the
+            # leftovers were being stopped must win over the first start.
+            self._queue.put_nowait(Booted(shell.clock()))
             while self._exit_code is None:
                 self._feed(await self._next())
         except Exception:  # noqa: BLE001

@@ -8,6 +8,7 @@ import contextlib
 import socket
 import threading
 from collections.abc import Callable, Coroutine
+from pathlib import Path
 from typing import Any
 
 from watchdog.config import Config, ConfigError
@@ -20,6 +21,7 @@ from watchdog.outputs.history import History
 from watchdog.outputs.hub import Outputs
 from watchdog.outputs.logfiles import prepare_log_dir
 from watchdog.outputs.logs import Events, LogDirError, LogOutput
+from watchdog.outputs.statefile import state_path
 from watchdog.process.child import Child
 from watchdog.process.heldsocket import socket_inode
 from watchdog.process.instancelock import InstanceLock, LockHeldError, lock_path
@@ -41,12 +43,14 @@ class Shell:
         *,
         clock: Callable[[], float],
         lock: InstanceLock | None,
+        config_file: Path,
     ) -> None:
         self.config = config
         self._reload_config = reload_config
         self._reopen_events = reopen_events
         self.clock = clock
         self.lock = lock
+        self.config_file = config_file
         self.children: dict[int, Child] = {}
         self.listener: socket.socket | None = None
         self.answers: AnswerCheck | None = None
@@ -80,7 +84,7 @@ class Shell:
         return sink
 
     def mark(self) -> str:
-        return instance_mark(self.config.app.name, self.config.state.dir)
+        return instance_mark(self.config.app.name, self.config_file)
 
     def new_prober(self) -> Prober:
         listen = self.config.app.listen
@@ -164,13 +168,28 @@ class Shell:
             self.logs.events = events
         self.postmortem.config, self.postmortem.app_name = new.diagnostics, new.app.name
         self.history.resize(new.resources.history_size)
+        moved = history_path(new.state.dir, new.app.name) != self.history.path
+        if moved:
+            self._leave(old)
         self.history.path = history_path(new.state.dir, new.app.name)
+        # Now, not in the background: the answer to this very reload is written there.
+        self.ops.state.path = state_path(new.state.dir, new.app.name)
         self._in_background(self.ops.reconfigure(old, new))
         if new.health != old.health:
             self.answers = self.new_answer_check()
             self._in_background(self.prober.aclose())
             self.prober = self.new_prober()
         return Reconfigured((), self.clock())
+
+    def _leave(self, old: Config) -> None:
+        """The state and history files of the old place go: a state file left there would
+        say, until it went stale, that a watchdog runs there."""
+        for path in (
+            state_path(old.state.dir, old.app.name),
+            history_path(old.state.dir, old.app.name),
+        ):
+            with contextlib.suppress(OSError):
+                path.unlink()
 
     def _in_background(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(work)

@@ -339,6 +339,7 @@ def test_a_hung_app_is_snapshotted_before_its_restart(run_watchdog) -> None:
     [record] = [p for p in snapshot["processes"] if p["pid"] == healthy["pid"]]
     assert record["threads"] >= 2
     # The snapshot came first: the child was still alive and stopped only afterwards.
+    watchdog.wait_for("child_stopping")  # logged right after, maybe not yet when read above
     events = [e["event"] for e in watchdog.events()]
     assert events.index("restart_triggered") < events.index("child_stopping")
 

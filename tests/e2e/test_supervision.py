@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -124,6 +125,16 @@ def test_output_lines_tagged_and_awkward_output_survived(run_watchdog) -> None:
     )
 
 
+def _alive(pids: list[int]) -> list[tuple[int, str, int]]:
+    """(pid, status, parent) of each of `pids` that still exists, for a failure's message."""
+    found = []
+    for pid in pids:
+        with contextlib.suppress(psutil.Error):
+            process = psutil.Process(pid)
+            found.append((pid, process.status(), process.ppid()))
+    return found
+
+
 class TestGrandchildren:
     """No process of the child's tree outlives a restart, a crash or the watchdog."""
 
@@ -151,9 +162,12 @@ class TestGrandchildren:
         watchdog.wait_for("child_healthy")
         watchdog.send(signal.SIGUSR1)
         [stopped] = watchdog.wait_for("child_stopped")
-        assert stopped["processes"] >= 4
-        assert stopped["survivors"] == 0
-        poll(lambda: all(pid_gone(pid) for pid in pids), timeout=5)
+        assert stopped["processes"] >= 4, (stopped, pids, _alive(pids))
+        assert stopped["survivors"] == 0, stopped
+        try:
+            poll(lambda: all(pid_gone(pid) for pid in pids), timeout=5)
+        except AssertionError:
+            raise AssertionError(f"still there: {_alive(pids)}; {stopped}") from None
 
     def test_none_left_after_a_crash(self, run_watchdog, tmp_path: Path) -> None:
         """When the child crashes, the processes it spawned are stopped before the restart."""

@@ -37,12 +37,3 @@ def write_json_atomic(path: Path, data: Any) -> None:
 
 def history_path(log_dir: Path, app_name: str) -> Path:
     return log_dir / f"{app_name}_history.json"
-
-
-def read_history(path: Path) -> list[dict[str, Any]]:
-    """The recent samples a running watchdog wrote, oldest first ([] if none yet)."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return []
-    return data.get("samples", []) if isinstance(data, dict) else []

@@ -15,7 +15,7 @@ from typing import Any
 from watchdog.config import Config
 from watchdog.outputs.alerts import Alerter
 from watchdog.outputs.bus import Bus
-from watchdog.outputs.events import Event, Output
+from watchdog.outputs.events import Event
 from watchdog.outputs.logfiles import say
 from watchdog.outputs.metrics import Metrics
 from watchdog.outputs.notify import Heartbeat, Notifier
@@ -71,9 +71,6 @@ class Outputs:
         self.heartbeat.beat(self._clock())
         if self.notifier.ping_interval:
             self._pinger = asyncio.create_task(self._ping_loop(self.notifier.ping_interval))
-
-    def add_output(self, output: Output) -> None:
-        self.bus.subscribe(output)
 
     def emit(self, name: str, level: str, category: str, fields: Mapping[str, Any]) -> None:
         self.bus.emit(name, level, category, **fields)

@@ -185,11 +185,6 @@ def _signal_group(pgid: int | None, signum: int, live: list[psutil.Process]) -> 
     return True
 
 
-def stop_bound(stop_timeout: float) -> float:
-    """The longest stopping a tree may take (grace, SIGKILL wait, reaping), with room."""
-    return stop_timeout + KILL_WAIT + 2 * SETTLE_WAIT + 5.0
-
-
 @dataclass(frozen=True, slots=True)
 class StopReport:
     """What stopping a tree took: how many got the stop signal, how many needed SIGKILL."""

@@ -78,6 +78,7 @@ class Run:
         self.commands: list[Command] = []
         self._pids = itertools.count(101)
         self.now = 0.0
+        self.lot = 0.0  # what the runtime's draw gives each child in max_uptime_jitter
 
     @property
     def state(self) -> ChildState:
@@ -96,7 +97,8 @@ class Run:
         for command in said:
             if isinstance(command, Spawn):
                 pid = next(self._pids)
-                out += self._step(Spawned(command.generation, pid, self.now, 1e9 + self.now))
+                spawned = Spawned(command.generation, pid, self.now, 1e9 + self.now, self.lot)
+                out += self._step(spawned)
         return out
 
     # -- the facts a test feeds most -------------------------------------------------

@@ -340,3 +340,13 @@ def test_redaction_does_not_redact_its_own_marker() -> None:
     assert redact("the key act-now-123, then act", ["act-now-123", "act", "red"]) == (
         f"the key {REDACTED}, then {REDACTED}"
     )
+
+
+def test_a_planned_restart_alerts_only_when_asked_for() -> None:
+    """A restart on a schedule is no news by default: it is its own kind, `planned`."""
+    reason = "planned: uptime 24h \u2265 max_uptime 24h"
+    event = Event("restart_triggered", fields={"reason": reason})
+    assert alert_kind(event, ("restart", "crash")) is None
+    assert alert_kind(event, ("planned",)) == "planned"
+    sick = Event("restart_triggered", fields={"reason": "3 consecutive failed probes (refused)"})
+    assert alert_kind(sick, ("restart",)) == "restart"

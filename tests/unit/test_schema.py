@@ -21,6 +21,7 @@ from watchdog.config.operations import WebhookConfig
 from watchdog.config.schema import CHILDREN, GROUPS, KEYS, REFUSED, RESTARTS, default
 from watchdog.core.commands import ReadConfig, Reconfigure
 from watchdog.core.facts import ConfigRead, Reconfigured, Signalled
+from watchdog.core.planned import DailyWindow
 
 BASE = Path("/srv/schema-tests")
 # Keys whose default the rules replace with one that depends on another key.
@@ -99,6 +100,9 @@ NEW_VALUES: dict[str, object] = {  # keys whose value is null by default, or spe
     "metrics.listen": ListenAddress("127.0.0.1", 9464),
     "metrics.textfile": Path("/srv/metrics.prom"),
     "diagnostics.py_spy": "py-spy",
+    "restart.max_uptime": 86400.0,
+    "restart.max_uptime_jitter": 3600.0,
+    "restart.window": DailyWindow(3 * 3600.0, 5 * 3600.0),
 }
 
 

@@ -204,3 +204,11 @@ def test_a_restart_under_way_is_a_warning_that_says_which_step() -> None:
     verdict = assess(state, NOW, pid_is_ours=True)
     assert verdict.code == WARNING
     assert "app restarting: the new child serves while the old one drains" in verdict.reasons
+
+
+def test_the_next_planned_restart_is_shown_with_its_window() -> None:
+    planned = {"reason": "max_uptime 24h", "at": NOW + 3600, "window": "03:00-05:00"}
+    state = healthy_state(planned_restart=planned)
+    lines = [text for text, _ in render(state, assess(state, NOW, pid_is_ours=True), NOW)]
+    [row] = [line for line in lines if "next restart" in line]
+    assert row.endswith("(in 1h): max_uptime 24h, in the window 03:00-05:00")

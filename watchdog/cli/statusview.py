@@ -203,6 +203,11 @@ def render(
         ("last probe", _probe(state, now)),
         ("limit", f"memory graded against {memory_of}" if memory_of else "not sampled yet"),
     ]
+    planned = state.get("planned_restart")
+    if isinstance(planned, Mapping) and isinstance(planned.get("at"), int | float):
+        window = f", in the window {planned['window']}" if planned.get("window") else ""
+        due = f"{shown_time(planned['at'])} (in {format_span(max(0.0, planned['at'] - now))})"
+        rows.append(("next restart", f"{due}: {planned.get('reason')}{window}"))
     lines += [(f"  {name:<11}{text}", "") for name, text in rows]
     return lines + _level_rows(state.get("levels") or {}, host_alerts)
 

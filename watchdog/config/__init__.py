@@ -48,6 +48,7 @@ from watchdog.config.supervision import (
     health_rules,
     restart_rules,
 )
+from watchdog.core.planned import DailyWindow
 
 __all__ = [
     "AppConfig",
@@ -167,7 +168,7 @@ def _shown(record: Any, path: str) -> dict[str, Any]:
 
 
 def _plain(value: Any) -> Any:
-    if isinstance(value, Path | ListenAddress | ListenSpec):
+    if isinstance(value, Path | ListenAddress | ListenSpec | DailyWindow):
         return str(value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return effective(value)

@@ -13,7 +13,15 @@ from urllib.parse import urlsplit
 
 from watchdog.core.units import parse_duration, parse_size
 
-ALERT_KINDS = ("restart", "crash", "crash_loop", "restart_recommended", "critical", "recovered")
+ALERT_KINDS = (
+    "restart",
+    "planned",
+    "crash",
+    "crash_loop",
+    "restart_recommended",
+    "critical",
+    "recovered",
+)
 NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
 LARGEST = 2**63 - 1  # beyond any count or size a setting means, and what other programs read
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from watchdog.config import convert
 from watchdog.config.listen import listen_address, listen_spec
+from watchdog.core.planned import daily_window
 from watchdog.core.units import format_duration, format_size
 
 Converter = Callable[[object], Any]
@@ -132,6 +133,7 @@ URL = Kind("an http:// or https:// URL", convert.url)
 WEBHOOK_URL = optional(Kind("an http:// or https:// URL", convert.webhook_url))
 STATUSES = Kind("a list of HTTP status codes (100-599)", convert.statuses)
 SIGNAL = Kind("a signal name like TERM", convert.signal_name)
+WINDOW = Kind("a daily window like \"03:00-05:00\" (24-hour, host local time)", daily_window)
 COMMAND = Kind("a list of arguments or a command line string", convert.command_words)
 SHELL_LINE = Kind("a command line string (shell: true)", convert.nonempty_text)
 ARGUMENTS = optional(Kind("a list of arguments (no shell)", convert.arguments))

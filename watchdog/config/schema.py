@@ -33,6 +33,7 @@ from watchdog.config.kinds import (
     TEXTFILE,
     URL,
     WEBHOOK_URL,
+    WINDOW,
     Group,
     Key,
     Required,
@@ -119,6 +120,15 @@ SCHEMA: tuple[Group | Key, ...] = (
     Key("restart.strategy", choice("stop_start", "overlap"), "stop_start", "from the next restart",
         "`overlap` (needs `app.listen`): start the new child first, stop the old one once the"
         " new one accepts"),
+    Key("restart.max_uptime", optional(DURATION), None, "plans the current child's restart anew",
+        "e.g. `24h`: a child this old is restarted, planned (`restart_planned`); `null` = never"),
+    Key("restart.max_uptime_jitter", optional(DURATION), None,
+        "plans the current child's restart anew",
+        "e.g. `1h`: each child's max_uptime is longer by a random part of this, so that many"
+        " instances do not restart at once"),
+    Key("restart.window", optional(WINDOW), None, "from the next planned restart",
+        "e.g. `\"03:00-05:00\"` (host local time, may wrap midnight): a planned restart waits"
+        " for it; `null` = any time"),
     Group("logging", "the watchdog's log files; the terminal gets a readable line per event"),
     Key("logging.dir", DIRECTORY, "logs", "at once: the log files are reopened there",
         "created 0750 if missing; `run` refuses to start if it cannot write there"),
@@ -226,7 +236,8 @@ SCHEMA: tuple[Group | Key, ...] = (
         "a command still running after this is killed (its whole process group)"),
     Key("alerts.events", ALERT_EVENTS,
         ["restart", "crash", "crash_loop", "restart_recommended", "critical"], AT_ONCE,
-        "which events alert; also `recovered` (healthy again after being down)"),
+        "which events alert; also `recovered` (healthy again after being down) and `planned`"
+        " (a restart on a schedule: max_uptime, a degradation)"),
     Key("alerts.max_per_minute", whole(1), 6, AT_ONCE,
         "beyond this, alerts are dropped and counted (`alerts_dropped`)"),
     Group("metrics", "Prometheus"),

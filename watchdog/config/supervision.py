@@ -8,6 +8,7 @@ from pathlib import Path
 from watchdog.config.reader import show
 from watchdog.config.reading import Reading
 from watchdog.config.schema import default
+from watchdog.core.planned import DailyWindow
 from watchdog.core.units import format_duration
 
 
@@ -40,6 +41,9 @@ class RestartConfig:
     predictive: bool = default("restart.predictive")
     predictive_horizon: float = default("restart.predictive_horizon")
     strategy: str = default("restart.strategy")
+    max_uptime: float | None = default("restart.max_uptime")
+    max_uptime_jitter: float | None = default("restart.max_uptime_jitter")
+    window: DailyWindow | None = default("restart.window")  # noqa: RUF009 - a frozen record
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,7 @@ from watchdog.core.lifecycle import (
     Trigger,
 )
 from watchdog.core.observations import ChildExit
+from watchdog.core.planned import Planner
 from watchdog.core.policy import Policy
 
 if TYPE_CHECKING:
@@ -54,6 +55,7 @@ class ChildRecord:
     exit: ChildExit | None = None
     exit_text: str | None = None
     never_started: bool = False  # its command could not be started at all
+    lot: float = 0.0  # where its planned restart falls in max_uptime_jitter
 
     @property
     def dead(self) -> bool:
@@ -75,6 +77,7 @@ class Plan:
     kind: Kill
     reason: str
     ticket: int | None = None  # the snapshot awaited before acting, if any
+    diagnose: bool = True  # a planned restart has nothing wrong to take a snapshot of
 
 
 class ControllerBase:
@@ -83,6 +86,8 @@ class ControllerBase:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.policy = Policy(config.health, config.restart, config.resources)
+        restart = config.restart
+        self.planner = Planner(restart.max_uptime, restart.max_uptime_jitter, restart.window)
         self.lifecycle = Lifecycle()
         self.generation = 0
         self.child: ChildRecord | None = None
@@ -178,10 +183,23 @@ class ControllerBase:
                 if pending
                 else None
             ),
+            "planned_restart": self._planned_view(),
+        }
+
+    def _planned_view(self) -> dict[str, Any] | None:
+        due = self.planner.due
+        if due is None or self.state not in ALIVE_STATES:
+            return None
+        window = self.planner.window
+        return {
+            "reason": due.reason,
+            "at": FromNow(max(due.at, self.planner.look_at or due.at) - self._now),
+            "window": None if window is None else str(window),
         }
 
     def next_deadline(self) -> float | None:
-        deadlines = [self.policy.next_deadline(), self.respawn_at]
+        planned = self.planner.deadline() if self.state is ChildState.RUNNING else None
+        deadlines = [self.policy.next_deadline(), self.respawn_at, planned]
         return min((d for d in deadlines if d is not None), default=None)
 
     # Steps that one mixin takes and another calls; each is defined by exactly one mixin.
@@ -194,7 +212,7 @@ class ControllerBase:
     def _crashed(self, child: ChildRecord) -> None:
         raise NotImplementedError
 
-    def _kill(self, kind: Kill, reason: str) -> None:
+    def _kill(self, kind: Kill, reason: str, *, diagnose: bool = True) -> None:
         raise NotImplementedError
 
     def _off_the_socket(self, child: ChildRecord, then: Callable[[], None]) -> None:

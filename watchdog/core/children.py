@@ -17,6 +17,7 @@ from watchdog.core.commands import (
     StartProbes,
 )
 from watchdog.core.decisions import (
+    PLANNED,
     Decision,
     FailedStart,
     Healthy,
@@ -64,6 +65,7 @@ class ChildSteps(ControllerBase):
             return
         assert child is not None
         child.pid, child.started_at, child.started_wall = fact.pid, fact.at, fact.wall
+        child.lot = fact.lot
         self._emit(
             "child_started",
             pid=fact.pid,
@@ -71,6 +73,7 @@ class ChildSteps(ControllerBase):
             command=shlex.join(self.config.app.command),
         )
         self.policy.child_started(fact.at)
+        self.planner.child_started(fact.at, fact.lot)
         self._do(StartProbes(child.generation, 0.0, self.config.health.startup_interval))
 
     def on_spawn_failed(self, fact: SpawnFailed) -> None:
@@ -119,6 +122,12 @@ class ChildSteps(ControllerBase):
             self.respawn_at = None
             self._spawn()
         self._decide(self.policy.on_tick(self._now))
+        if self.state is ChildState.RUNNING and not self.exiting:
+            reason = self.planner.check(self._now, fact.time_of_day)
+            if reason is not None:
+                self.planner.consume()
+                self._emit("restart_planned", reason=reason)
+                self._decide(self.policy.planned(reason, self._now))
 
     def on_exited(self, fact: Exited) -> None:
         if self.incoming is not None and fact.generation == self.incoming.generation:
@@ -144,8 +153,8 @@ class ChildSteps(ControllerBase):
         match decision:
             case Healthy(startup) if alive:
                 self._healthy(startup)
-            case Restart(reason) if alive:
-                self._kill(Kill.RESTART, reason)
+            case Restart(reason, source) if alive:
+                self._kill(Kill.RESTART, reason, diagnose=source != PLANNED)
             case OverCap(reason) if alive:
                 self._kill(Kill.OVER_CAP, reason)
             case FailedStart(reason) if alive:

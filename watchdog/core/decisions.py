@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from watchdog.core.levels import LevelChanged
 from watchdog.core.resources import DiskCritical, MemoryTrend, OverCap
@@ -10,6 +10,7 @@ from watchdog.core.resources import DiskCritical, MemoryTrend, OverCap
 PROBES = "probes"
 FORECAST = "forecast"
 OPERATOR = "operator"
+PLANNED = "planned"
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +25,8 @@ class Restart:
     """Stop the live child now and start a new one."""
 
     reason: str
+    # What made it due (a planned one takes no diagnostic snapshot); not part of what it is.
+    source: str = field(default=PROBES, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ class Spawned:
     pid: int
     at: float
     wall: float  # time.time() at the start, for a person reading the state file
+    lot: float = 0.0  # drawn in [0, 1) by the runtime: where in max_uptime_jitter it falls
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +150,7 @@ class Reconfigured:
 @dataclass(frozen=True, slots=True)
 class TimerFired:
     at: float
+    time_of_day: float | None = None  # seconds since local midnight, for restart.window
 
 
 Fact = (

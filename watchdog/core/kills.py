@@ -16,8 +16,10 @@ from watchdog.core.report import trend_record
 class KillSteps(ControllerBase):
     def _crashed(self, child: ChildRecord) -> None:
         assert child.exit is not None
-        self._fire(Trigger.EXIT)
+        if self.state is not ChildState.EXITED:
+            self._fire(Trigger.EXIT)
         self._do(StopProbes())
+        self.planner.child_gone()
         if self.down_since is None:
             self.down_since = child.exit.at
         self._restart_outcome("restart_failed", detail=f"the new child exited: {child.exit_text}")
@@ -44,10 +46,11 @@ class KillSteps(ControllerBase):
 
     # -- the kill: snapshot first, while the tree is still there --------------------------
 
-    def _kill(self, kind: Kill, reason: str) -> None:
+    def _kill(self, kind: Kill, reason: str, *, diagnose: bool = True) -> None:
         self._fire(Trigger.KILL)
         self._do(StopProbes())
-        self.plan = Plan(kind, reason)
+        self.planner.child_gone()
+        self.plan = Plan(kind, reason, diagnose=diagnose)
         if kind is Kill.OVER_CAP:
             self._do(Freeze())  # held still while the snapshot is taken: a hard cap stays hard
         self._snapshot()
@@ -56,7 +59,7 @@ class KillSteps(ControllerBase):
         plan, child = self.plan, self.child
         assert plan is not None
         assert child is not None
-        if not self.config.diagnostics.enabled:
+        if not self.config.diagnostics.enabled or not plan.diagnose:
             self._after_snapshot(None)
             return
         rules = self.policy.resources

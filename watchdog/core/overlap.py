@@ -37,6 +37,7 @@ class OverlapSteps(ControllerBase):
         assert new is not None
         assert old is not None
         new.pid, new.started_at, new.started_wall = fact.pid, fact.at, fact.wall
+        new.lot = fact.lot
         self._emit(
             "child_started",
             pid=fact.pid,
@@ -152,6 +153,7 @@ class OverlapSteps(ControllerBase):
         # Watched as before, from its own start; the throttle keeps the attempt, so a cause
         # that persists is recommended again and retried when the throttle allows.
         self.policy.restart_failed(old.started_at)
+        self.planner.child_started(old.started_at, old.lot)
         health = self.config.health
         pace = health.interval if old.healthy else health.startup_interval
         self._do(StartProbes(old.generation, 0.0, pace))
@@ -166,6 +168,7 @@ class OverlapSteps(ControllerBase):
         self._fire(Trigger.HANDED_OVER)
         self.down_since = None  # the socket never went unserved
         self.policy.child_started(new.started_at)
+        self.planner.child_started(new.started_at, new.lot)
         if new.dead:
             self._crashed(new)
         elif self.exiting:

@@ -12,6 +12,7 @@ from watchdog.core.crashes import CrashLoopDetector, RestartThrottle, backoff_de
 from watchdog.core.decisions import (
     FORECAST,
     OPERATOR,
+    PLANNED,
     PROBES,
     Decision,
     FailedStart,
@@ -192,8 +193,12 @@ class Policy:
         """An operator's restart. Forced: now, counting against the throttle. Otherwise it
         waits for the throttle like any other (and only a restart makes it go away)."""
         if force:
-            return [self._restart_now(reason, now)]
+            return [self._restart_now(reason, now, OPERATOR)]
         return self._restart_due(reason, now, OPERATOR)
+
+    def planned(self, reason: str, now: float) -> list[Decision]:
+        """A planned restart (max_uptime, a degradation): through the throttle, its own cause."""
+        return self._restart_due(reason, now, PLANNED)
 
     def restart_failed(self, started_at: float) -> None:
         """A restart that brought up no new child (an overlap whose new child never served):
@@ -216,7 +221,7 @@ class Policy:
     def _restart_due(self, reason: str, now: float, source: str = PROBES) -> list[Decision]:
         allowed_at = self.throttle.allowed_at()
         if now >= allowed_at:
-            return [self._restart_now(reason, now)]
+            return [self._restart_now(reason, now, source)]
         if source in self.pendings:
             return []  # recommended already; said once
         self.pendings[source] = RecommendRestart(reason, allowed_at, source)
@@ -227,13 +232,13 @@ class Policy:
         withdrawn = self.pendings.pop(source, None)
         return [] if withdrawn is None else [RecommendationWithdrawn(withdrawn.reason)]
 
-    def _restart_now(self, reason: str, now: float) -> Restart:
+    def _restart_now(self, reason: str, now: float, source: str = PROBES) -> Restart:
         self.throttle.record(now)
         self.pendings.clear()
         if self._stayed_healthy(now):
             self.crashes = 0  # a planned end of a child that lasted: the next crash is a first
         self.started_at = None
-        return Restart(reason)
+        return Restart(reason, source)
 
     def _stayed_healthy(self, now: float) -> bool:
         return (

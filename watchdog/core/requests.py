@@ -195,6 +195,8 @@ class RequestSteps(ControllerBase):
         self._emit("config_reloaded", changed=changed)
         self._do(Answer("SIGHUP", "reloaded", {"changed": changed}))
         self.policy.reconfigure(new.health, new.restart, new.resources)
+        restart = new.restart
+        self.planner.reconfigure(restart.max_uptime, restart.max_uptime_jitter, restart.window)
         child = self.child
         if new.health != old.health and child is not None and self.state in ALIVE_STATES:
             pace = new.health.interval if child.healthy else new.health.startup_interval

@@ -24,7 +24,10 @@ KIND_OF_NAME = {
 def alert_kind(event: Event, kinds: Collection[str]) -> str | None:
     """The configured alert kind that `event` is, or None when it is no alert."""
     kind = KIND_OF_NAME.get(event.name)
-    if event.name == "level_changed" and event.fields.get("status") == "critical":
+    planned = str(event.fields.get("reason", "")).startswith("planned:")
+    if event.name in ("restart_triggered", "RESTART_RECOMMENDED") and planned:
+        kind = "planned"  # a restart on a schedule is no news unless asked for
+    elif event.name == "level_changed" and event.fields.get("status") == "critical":
         # A context figure (a busy host) is no alert unless resources.host.alert asks.
         kind = None if event.fields.get("context") else "critical"
     elif event.name == "child_healthy" and event.fields.get("downtime") is not None:

@@ -24,6 +24,7 @@ BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, math.i
 # The wording of the core's policy, levels, resources and requests; a reason
 # that matches none (a rule added later) is counted as "other" rather than lost.
 REASON_PREFIXES = (
+    ("planned:", "planned"),
     ("memory forecast:", "forecast"),
     ("memory over its cap:", "max_rss"),
     ("memory critical for", "memory"),

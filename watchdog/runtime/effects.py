@@ -9,6 +9,7 @@ draining facts (a SIGTERM during a restart) meanwhile.
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from collections.abc import Callable, Coroutine, Mapping
 from datetime import UTC, datetime
@@ -153,7 +154,9 @@ class Effects:
         shell.postmortem.child_started(generation)
         if not overlap and shell.answers is not None:
             shell.answers.forget()  # what the old tree held proves nothing about this one
-        return Spawned(generation, child.pid, now, child.started_wall)
+        # Where this child's planned restart falls in max_uptime_jitter: not a secret.
+        lot = random.random()  # noqa: S311
+        return Spawned(generation, child.pid, now, child.started_wall, lot)
 
     async def _stop(self, generation: int | None, spare: int | None) -> None:
         shell = self.shell

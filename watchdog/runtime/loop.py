@@ -149,7 +149,7 @@ class Runtime:
         try:
             return await asyncio.wait_for(self._queue.get(), max(0.0, deadline - clock()))
         except TimeoutError:
-            return TimerFired(clock())
+            return TimerFired(clock(), time_of_day())
 
     def _signalled(self, signum: int) -> None:
         # Runs on the loop, not in signal context; still only records the fact.
@@ -177,3 +177,9 @@ class Runtime:
         signals.hold()
         for signum in (*HANDLED_SIGNALS, signal.SIGCHLD):
             loop.remove_signal_handler(signum)
+
+
+def time_of_day() -> float:
+    """Seconds since local midnight, for restart.window (the host's own time zone)."""
+    local = time.localtime()
+    return local.tm_hour * 3600.0 + local.tm_min * 60.0 + local.tm_sec

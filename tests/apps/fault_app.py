@@ -70,6 +70,13 @@ def parse_args() -> argparse.Namespace:
         "--orphans", action="store_true", help="double-fork a short-lived daemon every 100 ms"
     )
     parser.add_argument("--slow", type=float, default=0.0, help="seconds before each answer")
+    parser.add_argument(
+        "--slower-by",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="each answer S seconds slower than the one before: an app ageing with its uptime",
+    )
     parser.add_argument("--fail-every", type=int, help="every Nth answer is a 500")
     parser.add_argument(
         "--tree-workers", type=int, default=0, help="child processes that hold memory"
@@ -202,6 +209,10 @@ class Answers:
             failing = self._fail_every and self._count % self._fail_every == 0
         return 500 if failing else 200
 
+    @property
+    def served(self) -> int:
+        return self._count
+
 
 def main() -> None:
     args = parse_args()
@@ -228,7 +239,7 @@ def main() -> None:
         def do_GET(self) -> None:
             if args.hang_after is not None and time.monotonic() - STARTED >= args.hang_after:
                 time.sleep(600)
-            time.sleep(args.slow)
+            time.sleep(args.slow + args.slower_by * answers.served)
             self.send_response(answers.next_status())
             self.send_header("Content-Length", "2")
             self.end_headers()

@@ -49,3 +49,28 @@ def test_outside_its_window_a_due_restart_waits_and_status_says_until_when(run_w
     assert watchdog.events("restart_planned") == []
     status = watchdog_command(watchdog.config_path, "status")
     assert f"in the window {window}" in status.stdout, status.stdout
+
+
+def test_an_app_slowing_down_with_its_uptime_is_restarted_before_it_is_sick(run_watchdog) -> None:
+    """Each answer 4 ms slower than the last: no absolute level is reached (warning is 2 s),
+    yet against its own baseline it has degraded, and a planned restart comes."""
+    degradation = {"ratio": 3, "floor": "20ms", "sustain": "300ms", "warmup": "10ms",
+                   "probes": 5, "window": 3}
+    config = fast_config(
+        free_port(),
+        ["--slower-by", "0.004"],
+        health={"interval": "150ms", "timeout": "140ms"},
+        resources={"degradation": degradation},
+    )
+    watchdog = run_watchdog(config)
+    [first] = watchdog.wait_for("child_healthy")
+    [learned] = watchdog.wait_for("baseline_learned")
+    assert learned["latency_ms"] < 60
+    [degraded] = watchdog.wait_for("latency_degraded", timeout=10)
+    assert degraded["ratio"] >= 3
+    [planned] = watchdog.wait_for("restart_planned", timeout=10)
+    assert planned["reason"].startswith("planned: degraded, probe latency")
+    [_, second] = watchdog.wait_for("child_healthy", count=2, timeout=10)
+    assert second["pid"] != first["pid"]
+    counted = [e for e in watchdog.events("probe_failed") if e.get("counted", True)]
+    assert counted == [], "it was never sick: only the boot's refused probes, which do not count"

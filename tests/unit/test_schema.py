@@ -101,6 +101,7 @@ NEW_VALUES: dict[str, object] = {  # keys whose value is null by default, or spe
     "metrics.textfile": Path("/srv/metrics.prom"),
     "diagnostics.py_spy": "py-spy",
     "restart.max_uptime": 86400.0,
+    "resources.degradation.ratio": 3.0,
     "restart.max_uptime_jitter": 3600.0,
     "restart.window": DailyWindow(3 * 3600.0, 5 * 3600.0),
 }

@@ -212,3 +212,14 @@ def test_the_next_planned_restart_is_shown_with_its_window() -> None:
     lines = [text for text, _ in render(state, assess(state, NOW, pid_is_ours=True), NOW)]
     [row] = [line for line in lines if "next restart" in line]
     assert row.endswith("(in 1h): max_uptime 24h, in the window 03:00-05:00")
+
+
+def test_the_baseline_is_shown_beside_what_the_app_does_now() -> None:
+    baseline = {"latency_baseline_ms": 20.0, "latency_ms": 70.0, "latency_ratio": 3.5,
+                "rss_baseline_mb": 31.5}
+    state = healthy_state(baseline=baseline)
+    lines = [text for text, _ in render(state, assess(state, NOW, pid_is_ours=True), NOW)]
+    [row] = [line for line in lines if line.strip().startswith("baseline")]
+    assert row.endswith(
+        "latency 20 ms once warmed up, 70 ms now (3.5x); memory 31.5 MB once warmed up"
+    )

@@ -203,6 +203,9 @@ def render(
         ("last probe", _probe(state, now)),
         ("limit", f"memory graded against {memory_of}" if memory_of else "not sampled yet"),
     ]
+    baseline = state.get("baseline")
+    if isinstance(baseline, Mapping):
+        rows.append(("baseline", _baseline(baseline)))
     planned = state.get("planned_restart")
     if isinstance(planned, Mapping) and isinstance(planned.get("at"), int | float):
         window = f", in the window {planned['window']}" if planned.get("window") else ""
@@ -252,3 +255,18 @@ def _probe(state: Mapping[str, Any], now: float) -> str:
         outcome = f"failed: {probe.get('error') or (f'status {status}' if status else 'no answer')}"
     older = "" if current_probe(state) else " (of the previous child)"
     return f"{outcome}{took}, {_ago(now, probe.get('at'))}{older}"
+
+
+def _baseline(baseline: Mapping[str, Any]) -> str:
+    """The child against its own baseline: latency now and then, memory once warmed up."""
+    parts = []
+    if isinstance(baseline.get("latency_baseline_ms"), int | float):
+        now = baseline.get("latency_ms")
+        ratio = baseline.get("latency_ratio")
+        shown = f"latency {baseline['latency_baseline_ms']:g} ms once warmed up"
+        if isinstance(now, int | float) and isinstance(ratio, int | float):
+            shown += f", {now:g} ms now ({ratio:g}x)"
+        parts.append(shown)
+    if isinstance(baseline.get("rss_baseline_mb"), int | float):
+        parts.append(f"memory {baseline['rss_baseline_mb']:g} MB once warmed up")
+    return "; ".join(parts) or "being learned"

@@ -29,6 +29,7 @@ from watchdog.config.reader import ConfigError, Section, apply_overrides, overri
 from watchdog.config.reading import Reading
 from watchdog.config.resources import (
     CpuConfig,
+    DegradationConfig,
     DiskConfig,
     ErrorRateConfig,
     HostConfig,
@@ -94,6 +95,7 @@ CLASSES: dict[str, Callable[..., Any]] = {
     "resources.host": HostConfig,
     "resources.host.memory": HostLevels,
     "resources.host.cpu": HostLevels,
+    "resources.degradation": DegradationConfig,
     "state": StateConfig,
     "alerts": AlertsConfig,
     "alerts.webhook": WebhookConfig,

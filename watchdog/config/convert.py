@@ -168,6 +168,13 @@ def positive_size(value: object) -> int:
     return size
 
 
+def ratio(value: object) -> float:
+    """A factor above 1 (a number or a numeric string)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 1 < value < 1e6:
+        raise ValueError
+    return float(value)
+
+
 def percent(value: object) -> float:
     """A percentage above 0 and at most 100: a number, or a string like "85%"."""
     if isinstance(value, str) and value.strip().endswith("%"):

@@ -125,6 +125,7 @@ DURATION = Kind(
 )
 PERCENT = Kind("a percentage above 0 and at most 100", convert.percent, unit="%")
 FLAG = Kind("true or false", convert.flag)
+RATIO = Kind("a number above 1, like 3", convert.ratio)
 SIZE = Kind("a size like 10MB", convert.positive_size, unit="size")
 CAP = optional(Kind("a size like 1.5GB", convert.positive_size, unit="size"))
 DIRECTORY = Kind("a directory path", in_folder=convert.path)

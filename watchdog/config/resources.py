@@ -79,6 +79,18 @@ class HostConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class DegradationConfig:
+    """Probe latency against the child's own baseline: when it has aged, not when it is sick."""
+
+    ratio: float | None
+    floor: float
+    sustain: float
+    warmup: float
+    probes: int
+    window: int
+
+
+@dataclass(frozen=True, slots=True)
 class ResourcesConfig:
     interval: float
     history_size: int
@@ -89,6 +101,7 @@ class ResourcesConfig:
     disk: DiskConfig
     trend: TrendConfig
     host: HostConfig
+    degradation: DegradationConfig
 
 
 def resource_rules(reading: Reading) -> None:

@@ -26,6 +26,7 @@ from watchdog.config.kinds import (
     NAME,
     PERCENT,
     PROGRAM,
+    RATIO,
     SHELL_LINE,
     SIGNAL,
     SIZE,
@@ -215,6 +216,22 @@ SCHEMA: tuple[Group | Key, ...] = (
         "% of the host's CPU that is critical"),
     Key("resources.host.alert", FLAG, False, NEXT_SAMPLE,
         "`true`: host levels count in `watchdog status` and alert like the app's"),
+    Group("resources.degradation", "probe latency against the child's own baseline: an app that"
+          " has aged, not one that is sick (the absolute response_time levels stay as they are)"),
+    Key("resources.degradation.ratio", optional(RATIO), None, AT_ONCE,
+        "e.g. `3`: a rolling median of this many times the baseline (and at least `floor`) is a"
+        " degradation, and lasting `sustain` a planned restart; `null` = measured, never acted on"),
+    Key("resources.degradation.floor", DURATION, "50ms", AT_ONCE,
+        "... and at least this, so that 2ms -> 6ms is no degradation"),
+    Key("resources.degradation.sustain", DURATION, "10m", AT_ONCE,
+        "degraded this long: a planned restart (in restart.window, unless response_time is"
+        " critical)"),
+    Key("resources.degradation.warmup", DURATION, "1m", "from the next child",
+        "after a child's first healthy answer, its answers this long are not its baseline"),
+    Key("resources.degradation.probes", whole(5, "probes"), 30, "from the next child",
+        "good answers after the warm-up that make the baseline (median and p90)"),
+    Key("resources.degradation.window", whole(3, "probes"), 10, AT_ONCE,
+        "the latest answers whose median is graded against the baseline"),
     Group("state", "where `watchdog status`, `restart` and `reload` find the running watchdog"),
     Key("state.dir", optional(DIRECTORY), None, "moves the state file, history and lock there",
         "where `<name>.state.json` and `<name>_history.json` live; `null` = `logging.dir`. Under"

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
+from watchdog.core.baseline import Baseline
 from watchdog.core.commands import Command, Emit
 from watchdog.core.decisions import Decision, GiveUp, Respawn
 from watchdog.core.facts import Exited, Spawned, Stopped
@@ -88,6 +89,7 @@ class ControllerBase:
         self.policy = Policy(config.health, config.restart, config.resources)
         restart = config.restart
         self.planner = Planner(restart.max_uptime, restart.max_uptime_jitter, restart.window)
+        self.baseline = Baseline(config.resources.degradation)
         self.lifecycle = Lifecycle()
         self.generation = 0
         self.child: ChildRecord | None = None
@@ -184,6 +186,22 @@ class ControllerBase:
                 else None
             ),
             "planned_restart": self._planned_view(),
+            "baseline": self.baseline_record(),
+        }
+
+    def baseline_record(self) -> dict[str, Any] | None:
+        """The child's own baseline beside what it does now, for samples and status."""
+        learned, rss = self.baseline.learned, self.baseline.rss
+        if learned is None and rss is None:
+            return None
+        current, ratio = self.baseline.current, self.baseline.ratio
+        return {
+            "latency_baseline_ms": None if learned is None else round(learned.median * 1000, 1),
+            "latency_p90_ms": None if learned is None else round(learned.p90 * 1000, 1),
+            "latency_ms": None if current is None else round(current * 1000, 1),
+            "latency_ratio": None if ratio is None else round(ratio, 2),
+            "rss_baseline_mb": None if rss is None else round(rss / 2**20, 1),
+            "rss_baseline_bytes": rss,
         }
 
     def _planned_view(self) -> dict[str, Any] | None:

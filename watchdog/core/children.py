@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shlex
 
+from watchdog.core.baseline import Degraded, DegradedTooLong, Learned, Recovered
 from watchdog.core.bookkeeping import (
     ChildRecord,
     ControllerBase,
@@ -35,8 +36,9 @@ from watchdog.core.facts import (
     SpawnFailed,
     TimerFired,
 )
-from watchdog.core.levels import LevelChanged
+from watchdog.core.levels import Level, LevelChanged
 from watchdog.core.lifecycle import ALIVE_STATES, ChildState, Trigger
+from watchdog.core.observations import ProbeResult
 from watchdog.core.report import MEMORY, report_level, report_probe, sample_record, trend_record
 from watchdog.core.resources import DiskCritical, MemoryTrend, OverCap
 
@@ -106,9 +108,14 @@ class ChildSteps(ControllerBase):
         counted = self.state is ChildState.RUNNING
         report_probe(self._emit, fact.result, counted, self.policy.failures, self.config.health)
         self._decide(decisions)
+        if counted and self.state is ChildState.RUNNING:
+            self._against_the_baseline(fact.result)
 
     def on_sampled(self, fact: Sampled) -> None:
+        if self._counting(self.generation):
+            self.baseline.on_sample(fact.sample)
         record = sample_record(fact.sample, self.config.resources.cpu.per_core)
+        record.update(self.baseline_record() or {})
         self._emit("resource_sample", category="performance", also=MEMORY, **record)
         self._decide(self.policy.on_sample(fact.sample))
 
@@ -122,12 +129,45 @@ class ChildSteps(ControllerBase):
             self.respawn_at = None
             self._spawn()
         self._decide(self.policy.on_tick(self._now))
-        if self.state is ChildState.RUNNING and not self.exiting:
-            reason = self.planner.check(self._now, fact.time_of_day)
-            if reason is not None:
-                self.planner.consume()
-                self._emit("restart_planned", reason=reason)
-                self._decide(self.policy.planned(reason, self._now))
+        self._planned_restart(fact.time_of_day)
+
+    def _planned_restart(self, time_of_day: float | None) -> None:
+        """A planned restart that is due, if the window (and the throttle) allow it now."""
+        if self.state is not ChildState.RUNNING or self.exiting:
+            return
+        reason = self.planner.check(self._now, time_of_day)
+        if reason is not None:
+            self.planner.consume()
+            self._emit("restart_planned", reason=reason)
+            self._decide(self.policy.planned(reason, self._now))
+
+    def _against_the_baseline(self, probe: ProbeResult) -> None:
+        for finding in self.baseline.on_probe(probe):
+            match finding:
+                case Learned(median, p90, probes):
+                    self._emit(
+                        "baseline_learned",
+                        category="performance",
+                        latency_ms=round(median * 1000, 1),
+                        p90_ms=round(p90 * 1000, 1),
+                        probes=probes,
+                    )
+                case Degraded(baseline, current) | Recovered(baseline, current):
+                    degraded = isinstance(finding, Degraded)
+                    self._emit(
+                        "latency_degraded" if degraded else "latency_recovered",
+                        level="warning" if degraded else "info",
+                        category="health",
+                        baseline_ms=round(baseline * 1000, 1),
+                        latency_ms=round(current * 1000, 1),
+                        ratio=round(current / baseline, 2) if baseline else None,
+                    )
+                case DegradedTooLong(reason):
+                    # At once when it is also sick by the guide's numbers; else in the window.
+                    rules = self.policy.resources
+                    urgent = rules is not None and rules.response_time.level is Level.CRITICAL
+                    self.planner.degraded(reason, self._now, urgent)
+                    self._planned_restart(None)
 
     def on_exited(self, fact: Exited) -> None:
         if self.incoming is not None and fact.generation == self.incoming.generation:
@@ -191,6 +231,7 @@ class ChildSteps(ControllerBase):
         assert child is not None
         self._fire(Trigger.HEALTHY)
         child.healthy = True
+        self.baseline.child_healthy(self._now)
         downtime = None if self.down_since is None else self._now - self.down_since
         self.down_since = None
         self._emit(

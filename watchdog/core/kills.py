@@ -20,6 +20,7 @@ class KillSteps(ControllerBase):
             self._fire(Trigger.EXIT)
         self._do(StopProbes())
         self.planner.child_gone()
+        self.baseline.child_gone()
         if self.down_since is None:
             self.down_since = child.exit.at
         self._restart_outcome("restart_failed", detail=f"the new child exited: {child.exit_text}")
@@ -50,6 +51,7 @@ class KillSteps(ControllerBase):
         self._fire(Trigger.KILL)
         self._do(StopProbes())
         self.planner.child_gone()
+        self.baseline.child_gone()
         self.plan = Plan(kind, reason, diagnose=diagnose)
         if kind is Kill.OVER_CAP:
             self._do(Freeze())  # held still while the snapshot is taken: a hard cap stays hard

@@ -197,6 +197,7 @@ class RequestSteps(ControllerBase):
         self.policy.reconfigure(new.health, new.restart, new.resources)
         restart = new.restart
         self.planner.reconfigure(restart.max_uptime, restart.max_uptime_jitter, restart.window)
+        self.baseline.reconfigure(new.resources.degradation)
         child = self.child
         if new.health != old.health and child is not None and self.state in ALIVE_STATES:
             pace = new.health.interval if child.healthy else new.health.startup_interval

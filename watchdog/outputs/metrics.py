@@ -57,6 +57,26 @@ FAMILIES = {
     "watchdog_probes_total": ("counter", "Health probes of the app, by result.", None),
     "watchdog_probe_failures_consecutive": ("gauge", "Failed health probes in a row.", None),
     "watchdog_child_rss_bytes": ("gauge", "Resident memory of the app's tree.", "rss_bytes"),
+    "watchdog_child_rss_baseline_bytes": (
+        "gauge",
+        "The app's resident memory once warmed up, for this child.",
+        "rss_baseline_bytes",
+    ),
+    "watchdog_probe_latency_baseline_seconds": (
+        "gauge",
+        "Median probe latency this child answered with once warmed up.",
+        "latency_baseline_ms",
+    ),
+    "watchdog_probe_latency_median_seconds": (
+        "gauge",
+        "Rolling median of the latest probe latencies.",
+        "latency_ms",
+    ),
+    "watchdog_probe_latency_ratio": (
+        "gauge",
+        "The rolling median over the baseline: how much the app has slowed.",
+        "latency_ratio",
+    ),
     "watchdog_child_memory_percent": ("gauge", "App memory, % of its limit.", "memory_percent"),
     "watchdog_child_cpu_percent": ("gauge", "The app's CPU use, % (as configured).", "cpu_percent"),
     "watchdog_child_processes": ("gauge", "Processes in the app's tree.", "procs"),
@@ -172,7 +192,7 @@ class Metrics:
             for family, (_, _, key) in FAMILIES.items():
                 value = _number(fields.get(key)) if key else None
                 if value is not None:
-                    self._set(family, value)
+                    self._set(family, value / 1000 if key.endswith("_ms") else value)
             disks = fields.get("disks")
             if isinstance(disks, Mapping):  # replaced whole: a reload may drop a path
                 numbers = {(("path", str(path)),): _number(v) for path, v in disks.items()}

@@ -81,9 +81,15 @@ async def _one(host: str, port: int, path: str) -> tuple[str, float]:
 
 
 async def _run(
-    host: str, port: int, path: str, rate: float, duration: float, *, stop: threading.Event
+    host: str,
+    port: int,
+    path: str,
+    rate: float,
+    duration: float,
+    *,
+    stop: threading.Event,
+    report: LoadReport,
 ) -> LoadReport:
-    report = LoadReport()
     total = min(int(rate * duration), MAX_REQUESTS)
     start = time.monotonic()
     tasks = []
@@ -112,23 +118,31 @@ class Load:
     """
 
     def __init__(self, port: int, rate: float, duration: float, path: str = "/health") -> None:
-        self.report: LoadReport | None = None
+        self._report = LoadReport()
+        self._finished = False
         self._stop = threading.Event()
         self._thread = threading.Thread(
             target=self._main, args=("127.0.0.1", port, path, rate, duration), daemon=True
         )
 
     def _main(self, host: str, port: int, path: str, rate: float, duration: float) -> None:
-        self.report = asyncio.run(_run(host, port, path, rate, duration, stop=self._stop))
+        asyncio.run(
+            _run(host, port, path, rate, duration, stop=self._stop, report=self._report)
+        )
+        self._finished = True
 
     def start(self) -> Load:
         self._thread.start()
         return self
+
+    def answered(self) -> int:
+        """How many requests have had their answer so far, while the load runs."""
+        return len(self._report.outcomes)
 
     def stop(self) -> None:
         self._stop.set()
 
     def join(self, timeout: float) -> LoadReport:
         self._thread.join(timeout)
-        assert self.report is not None, "the load did not finish in time"
-        return self.report
+        assert self._finished, "the load did not finish in time"
+        return self._report

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import signal
 import time
 
 from tests.conftest import fast_config, free_port, poll, watchdog_command
@@ -74,3 +75,20 @@ def test_an_app_slowing_down_with_its_uptime_is_restarted_before_it_is_sick(run_
     assert second["pid"] != first["pid"]
     counted = [e for e in watchdog.events("probe_failed") if e.get("counted", True)]
     assert counted == [], "it was never sick: only the boot's refused probes, which do not count"
+
+
+def test_reload_in_place_on_an_app_without_workers_says_so_and_restarts_it_fully(
+    run_watchdog,
+) -> None:
+    """A single process has no workers to replace: the signal is not even sent (a HUP might
+    kill it), the restart goes on the stop_start way and the log says why."""
+    config = fast_config(free_port(), [], restart={"method": "signal", "min_interval": "100ms"})
+    watchdog = run_watchdog(config)
+    [first] = watchdog.wait_for("child_healthy")
+    watchdog.send(signal.SIGUSR1)
+    [unconfirmed] = watchdog.wait_for("child_reload_unconfirmed")
+    assert unconfirmed["reason"].startswith("its main process has no workers")
+    assert unconfirmed["action"] == "restarting it the stop_start way"
+    [_, second] = watchdog.wait_for("child_healthy", count=2)
+    assert second["pid"] != first["pid"]
+    assert watchdog.events("child_reloaded") == []

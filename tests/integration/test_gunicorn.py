@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import importlib.util
+import signal
 
 import httpx
 import pytest
 
-from tests.conftest import free_port
+from tests.conftest import free_port, poll
+from tests.loadgen import Load
 from tests.served import (
     COMMANDS,
+    IN_FLIGHT,
+    LONGEST_LOAD,
+    RATE,
     assert_nothing_lost,
     held_config,
     restarts_under_load,
@@ -45,3 +50,28 @@ def test_gunicorn_with_uvicorn_workers_restarts_under_load(run_watchdog, strateg
     report = restarts_under_load(watchdog, port, RESTARTS)
     assert not watchdog.events("child_exited"), "no child may die on its own"
     assert_nothing_lost(report.counts, watchdog.events("child_quiesced"), RESTARTS)
+
+
+def test_gunicorn_reloads_in_place_on_hup_and_serves_throughout(run_watchdog) -> None:
+    """restart.method signal: the master gets HUP and replaces its own workers; no stop, no
+    new master, nothing lost, and the reload is confirmed by new workers and a good answer."""
+    port = free_port()
+    config = held_config(port, COMMANDS["gunicorn-gthread"], "stop_start")
+    config["restart"]["method"] = "signal"
+    watchdog = run_watchdog(config)
+    [first] = watchdog.wait_for("child_healthy", timeout=30)
+    load = Load(port, RATE, LONGEST_LOAD, IN_FLIGHT).start()
+    try:
+        poll(lambda: load.answered() >= 20, timeout=10)  # requests flowing
+        watchdog.send(signal.SIGUSR1)
+        [reloaded] = watchdog.wait_for("child_reloaded", timeout=30)
+        [_, again] = watchdog.wait_for("child_healthy", count=2, timeout=30)
+        done = load.answered()
+        poll(lambda: load.answered() >= done + 20, timeout=10)  # and after it
+    finally:
+        load.stop()
+    report = load.join(timeout=30)
+    assert again["pid"] == first["pid"], "the same master serves on"
+    assert set(reloaded["workers_after"]) - set(reloaded["workers_before"]), "new workers"
+    assert watchdog.events("child_stopping") == []
+    assert report.counts == {"ok": len(report.outcomes)}, report.counts

@@ -20,6 +20,7 @@ from watchdog.core.facts import (
     Exited,
     Fact,
     NotAccepting,
+    NotReloaded,
     Probed,
     Reconfigured,
     Sampled,
@@ -31,6 +32,7 @@ from watchdog.core.facts import (
     Stopped,
     StoppedAccepting,
     TimerFired,
+    WorkersReplaced,
 )
 from watchdog.core.lifecycle import ChildState, IllegalTransitionError
 from watchdog.core.observations import ChildExit, Sample
@@ -56,6 +58,13 @@ def _running() -> Run:
 
 def _restarting() -> Run:
     run = Run(config(diagnostics={"enabled": True}))
+    run.start()
+    run.feed(1.0, Signalled("SIGUSR1", 1.0))
+    return run
+
+
+def _reloading() -> Run:
+    run = Run(config(restart={"method": "signal"}))
     run.start()
     run.feed(1.0, Signalled("SIGUSR1", 1.0))
     return run
@@ -111,6 +120,7 @@ STATES: dict[ChildState, Callable[[], Run]] = {
     ChildState.STARTING: _starting,
     ChildState.RUNNING: _running,
     ChildState.RESTARTING: _restarting,
+    ChildState.RELOADING: _reloading,
     ChildState.STOPPING: _stopping,
     ChildState.HANDOVER: _handover,
     ChildState.DRAINING: _draining,
@@ -143,6 +153,8 @@ def _facts(run: Run, at: float) -> list[Fact]:
             Accepting(gen, at),
             NotAccepting(gen, "the new child exited while starting", at),
             StoppedAccepting(gen, 1, 0, 0.01),
+            WorkersReplaced(gen, (200,), (201,), at),
+            NotReloaded(gen, "no new workers within 10s", at),
         ]
     facts.append(Stopped(None, None, outcome, None, at))
     facts += [SnapshotTaken(ticket, None) for ticket in (*tickets, tickets[-1] + 1)]

@@ -18,7 +18,8 @@ EXPECTED = """
 stopped:    spawn>starting wait>backoff give_up>fatal
 starting:   healthy>running exit>exited kill>restarting stop>stopping
 running:    exit>exited kill>restarting stop>stopping
-restarting: stop>stopping overlap>handover
+restarting: stop>stopping overlap>handover reload>reloading
+reloading:  healthy>running reload_failed>restarting exit>exited stop>stopping
 stopping:   stopped>stopped
 handover:   accepted>draining fell_back>running fell_back_booting>starting exit>exited
             stop>stopping

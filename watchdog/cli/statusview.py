@@ -61,6 +61,7 @@ def _number(value: object, default: float) -> float:
 # A restart under way: the app serves (the old child, or already the new one) meanwhile.
 RESTARTING = {
     "restarting": "app restarting: a diagnostic snapshot before the old child stops",
+    "reloading": "app reloading in place: its master replaces its workers",
     "handover": "app restarting: the new child starts while the old one serves",
     "draining": "app restarting: the new child serves while the old one drains",
 }

@@ -121,6 +121,11 @@ SCHEMA: tuple[Group | Key, ...] = (
     Key("restart.strategy", choice("stop_start", "overlap"), "stop_start", "from the next restart",
         "`overlap` (needs `app.listen`): start the new child first, stop the old one once the"
         " new one accepts"),
+    Key("restart.method", choice("stop", "signal"), "stop", "from the next restart",
+        "`signal`: restart an app whose master replaces its own workers (gunicorn) by sending"
+        " it `reload_signal`, confirmed by new workers and a healthy answer; else `strategy`"),
+    Key("restart.reload_signal", SIGNAL, "HUP", "from the next restart",
+        "with `method: signal`: what the app's main process is sent"),
     Key("restart.max_uptime", optional(DURATION), None, "plans the current child's restart anew",
         "e.g. `24h`: a child this old is restarted, planned (`restart_planned`); `null` = never"),
     Key("restart.max_uptime_jitter", optional(DURATION), None,

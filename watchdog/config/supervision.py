@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +45,8 @@ class RestartConfig:
     max_uptime: float | None = default("restart.max_uptime")
     max_uptime_jitter: float | None = default("restart.max_uptime_jitter")
     window: DailyWindow | None = default("restart.window")  # noqa: RUF009 - a frozen record
+    method: str = default("restart.method")
+    reload_signal: signal.Signals = default("restart.reload_signal")  # noqa: RUF009
 
 
 @dataclass(frozen=True, slots=True)

@@ -110,6 +110,8 @@ class ControllerBase:
         self.quiescing: tuple[int, Callable[[], None]] | None = None
         self.quiesce_warned = False  # problems with it are a warning once, then info
         self.app_changed_meanwhile = False  # a reload's new app section awaits its restart
+        self.reload_confirmed = False  # reloading in place: the new workers are there
+        self.reload_sent_at = 0.0
         self._tickets = 0
         self._wake: float | None = None
         self._now = 0.0
@@ -237,6 +239,18 @@ class ControllerBase:
         raise NotImplementedError
 
     def _restart_for_a_changed_app(self) -> None:
+        raise NotImplementedError
+
+    def _reloads_in_place(self, reason: str) -> bool:
+        raise NotImplementedError
+
+    def _reload_in_place(self) -> None:
+        raise NotImplementedError
+
+    def _in_place_failed(self, reason: str) -> None:
+        raise NotImplementedError
+
+    def _restart_the_configured_way(self) -> None:
         raise NotImplementedError
 
     def _account(self, decision: Respawn | GiveUp) -> None:

@@ -102,7 +102,8 @@ class ChildSteps(ControllerBase):
         )
 
     def on_probed(self, fact: Probed) -> None:
-        if not self._counting(fact.generation):
+        confirming = self.state is ChildState.RELOADING and self.reload_confirmed
+        if not (self._counting(fact.generation) or (confirming and self._current(fact.generation))):
             return  # a probe of a child already let go of, or not yet watched
         decisions = self.policy.on_probe(fact.result)
         counted = self.state is ChildState.RUNNING
@@ -177,7 +178,7 @@ class ChildSteps(ControllerBase):
         if child is None or fact.generation != child.generation or child.dead:
             return
         child.exit, child.exit_text = fact.exit, fact.description
-        if self.state in ALIVE_STATES:
+        if self.state in ALIVE_STATES or self.state is ChildState.RELOADING:
             self._crashed(child)
         # Being killed, stopped or handed over: the step under way takes the exit into account.
 
@@ -190,9 +191,12 @@ class ChildSteps(ControllerBase):
     def _carry_out(self, decision: Decision) -> None:
         # Stopping for good: no new kill is decided, whatever a late sample says.
         alive = self.state in ALIVE_STATES and not self.exiting
+        reloading = self.state is ChildState.RELOADING and not self.exiting
         match decision:
-            case Healthy(startup) if alive:
+            case Healthy(startup) if alive or reloading:
                 self._healthy(startup)
+            case FailedStart(reason) if reloading:
+                self._in_place_failed(f"its new workers were {reason}")
             case Restart(reason, source) if alive:
                 self._kill(Kill.RESTART, reason, diagnose=source != PLANNED)
             case OverCap(reason) if alive:

@@ -49,6 +49,16 @@ class StopAccepting:
 
 
 @dataclass(frozen=True, slots=True)
+class ReloadInPlace:
+    """Send `signal` to `generation`'s main process and watch for new workers of its own,
+    for `timeout` (-> WorkersReplaced or NotReloaded). Sent only where it has workers."""
+
+    generation: int
+    signal: str
+    timeout: float
+
+
+@dataclass(frozen=True, slots=True)
 class StopTree:
     """Stop `generation`'s tree, TERM -> grace -> KILL (-> Stopped). `generation` None:
     whatever of the app's processes is left. `spare`: a generation left alone."""
@@ -136,6 +146,7 @@ Command = (
     | StopProbes
     | WatchAccepting
     | StopAccepting
+    | ReloadInPlace
     | StopTree
     | Freeze
     | TakeSnapshot

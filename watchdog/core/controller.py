@@ -21,6 +21,7 @@ from watchdog.core.facts import (
     Exited,
     Fact,
     NotAccepting,
+    NotReloaded,
     Probed,
     Reconfigured,
     Sampled,
@@ -31,7 +32,9 @@ from watchdog.core.facts import (
     Stopped,
     StoppedAccepting,
     TimerFired,
+    WorkersReplaced,
 )
+from watchdog.core.inplace import ReloadSteps
 from watchdog.core.kills import KillSteps
 from watchdog.core.overlap import OverlapSteps
 from watchdog.core.requests import RequestSteps
@@ -39,7 +42,7 @@ from watchdog.core.requests import RequestSteps
 __all__ = ["Controller", "FromNow"]
 
 
-class Controller(ChildSteps, KillSteps, OverlapSteps, RequestSteps):
+class Controller(ChildSteps, KillSteps, OverlapSteps, ReloadSteps, RequestSteps):
     """Routes each fact to its step; ends every step with the wake-up it needs next."""
 
     def step(self, fact: Fact, now: float) -> list[Command]:
@@ -64,6 +67,8 @@ class Controller(ChildSteps, KillSteps, OverlapSteps, RequestSteps):
         SnapshotTaken: KillSteps.on_snapshot_taken,
         StoppedAccepting: KillSteps.on_stopped_accepting,
         TimerFired: ChildSteps.on_timer,
+        WorkersReplaced: ReloadSteps.on_workers_replaced,
+        NotReloaded: ReloadSteps.on_not_reloaded,
         Accepting: OverlapSteps.on_accepting,
         NotAccepting: OverlapSteps.on_not_accepting,
         Signalled: RequestSteps.on_signalled,

@@ -114,6 +114,25 @@ class StoppedAccepting:
 
 
 @dataclass(frozen=True, slots=True)
+class WorkersReplaced:
+    """After the reload signal, the app's master started new workers of its own."""
+
+    generation: int
+    before: tuple[int, ...]
+    after: tuple[int, ...]
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class NotReloaded:
+    """The reload signal was not followed by new workers in time (or could not be sent)."""
+
+    generation: int
+    reason: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
 class SnapshotTaken:
     """A TakeSnapshot is done: its file, or None (failed, or cancelled by a stop)."""
 
@@ -165,6 +184,8 @@ Fact = (
     | Accepting
     | NotAccepting
     | StoppedAccepting
+    | WorkersReplaced
+    | NotReloaded
     | SnapshotTaken
     | Signalled
     | ConfigRead

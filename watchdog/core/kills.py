@@ -113,13 +113,22 @@ class KillSteps(ControllerBase):
                 pid=child.pid,
                 diagnostics=path,
             )
-        held = self.config.app.listen is not None
-        if plan.kind is Kill.RESTART and self.config.restart.strategy == "overlap" and held:
-            self._begin_overlap()
-        elif plan.kind is Kill.RESTART:
-            self._off_the_socket(child, then=self._stop_current)
+        if plan.kind is not Kill.RESTART:
+            self._stop_current()  # sick (no start, over its cap): nothing to hand over
+        elif self._reloads_in_place(plan.reason) and not self.exiting:
+            self._reload_in_place()
         else:
-            self._stop_current()  # sick (no answer, over its cap): nothing to hand over
+            self._restart_the_configured_way()
+
+    def _restart_the_configured_way(self) -> None:
+        """A restart of a live child: the new one beside it (overlap), or after it."""
+        child = self.child
+        assert child is not None
+        held = self.config.app.listen is not None
+        if self.config.restart.strategy == "overlap" and held:
+            self._begin_overlap()
+        else:
+            self._off_the_socket(child, then=self._stop_current)
 
     def _off_the_socket(self, child: ChildRecord, then: Callable[[], None]) -> None:
         """Before a planned stop: the child takes no new connection from the held socket

@@ -14,6 +14,7 @@ class ChildState(Enum):
     STARTING = "starting"  # spawned, not yet answered healthy
     RUNNING = "running"  # answered healthy at least once since it started
     RESTARTING = "restarting"  # a kill is decided: its diagnostic snapshot is being taken
+    RELOADING = "reloading"  # restart.method signal: its master replaces its own workers
     STOPPING = "stopping"  # its tree is being terminated
     HANDOVER = "handover"  # overlap: a new child boots while the old one serves
     DRAINING = "draining"  # overlap: the new child serves while the old one stops
@@ -36,6 +37,8 @@ class Trigger(Enum):
     HANDED_OVER = "handed_over"
     WAIT = "wait"
     GIVE_UP = "give_up"
+    RELOAD = "reload"
+    RELOAD_FAILED = "reload_failed"
 
 
 S, T = ChildState, Trigger
@@ -53,6 +56,11 @@ TRANSITIONS: dict[tuple[ChildState, Trigger], ChildState] = {
     (S.RUNNING, T.STOP): S.STOPPING,
     (S.RESTARTING, T.STOP): S.STOPPING,
     (S.RESTARTING, T.OVERLAP): S.HANDOVER,
+    (S.RESTARTING, T.RELOAD): S.RELOADING,
+    (S.RELOADING, T.HEALTHY): S.RUNNING,  # new workers answered: reloaded in place
+    (S.RELOADING, T.RELOAD_FAILED): S.RESTARTING,  # not confirmed: the configured strategy
+    (S.RELOADING, T.EXIT): S.EXITED,
+    (S.RELOADING, T.STOP): S.STOPPING,
     (S.HANDOVER, T.ACCEPTED): S.DRAINING,
     (S.HANDOVER, T.FELL_BACK): S.RUNNING,  # the new child never served: the old one does
     (S.HANDOVER, T.FELL_BACK_BOOTING): S.STARTING,  # ... and the old one had not yet answered
@@ -69,7 +77,7 @@ TRANSITIONS: dict[tuple[ChildState, Trigger], ChildState] = {
 }
 
 ALIVE_STATES = frozenset({S.STARTING, S.RUNNING})  # a child whose probes and samples count
-SERVING_STATES = frozenset({S.RUNNING, S.RESTARTING, S.HANDOVER, S.DRAINING})
+SERVING_STATES = frozenset({S.RUNNING, S.RESTARTING, S.RELOADING, S.HANDOVER, S.DRAINING})
 
 
 class IllegalTransitionError(RuntimeError):

@@ -26,7 +26,12 @@ if TYPE_CHECKING:
 
 STOPPING_REASON = "the watchdog is stopping"
 APP_CHANGED = "config reloaded with a new app section"
-RESTARTING_NOW = (ChildState.RESTARTING, ChildState.HANDOVER, ChildState.DRAINING)
+RESTARTING_NOW = (
+    ChildState.RESTARTING,
+    ChildState.RELOADING,
+    ChildState.HANDOVER,
+    ChildState.DRAINING,
+)
 
 
 class RequestSteps(ControllerBase):
@@ -109,7 +114,7 @@ class RequestSteps(ControllerBase):
             assert self.child is not None
             self._do(StopProbes())
             self._off_the_socket(self.child, then=self._stop_for_good)
-        elif state in ALIVE_STATES:
+        elif state in ALIVE_STATES or state is ChildState.RELOADING:
             self._stop_for_good()
         elif plan is not None and plan.ticket is not None:
             self._do(CancelSnapshot(plan.ticket))  # a stop does not wait out a snapshot

@@ -75,6 +75,14 @@ def _alive(process: psutil.Process) -> bool:
         return False
 
 
+def children_of(pid: int) -> list[int]:
+    """`pid`'s own children (its workers, for a pre-fork server); [] once it is gone."""
+    try:
+        return _children_of(pid)
+    except (OSError, ValueError):
+        return []
+
+
 def _children_of(pid: int) -> list[int]:
     """The kernel's own list of `pid`'s children, from each of its threads."""
     found: list[int] = []

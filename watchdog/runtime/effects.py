@@ -9,7 +9,6 @@ draining facts (a SIGTERM during a restart) meanwhile.
 from __future__ import annotations
 
 import asyncio
-import random
 import time
 from collections.abc import Callable, Coroutine, Mapping
 from datetime import UTC, datetime
@@ -25,6 +24,7 @@ from watchdog.core.commands import (
     Freeze,
     ReadConfig,
     Reconfigure,
+    ReloadInPlace,
     Spawn,
     StartProbes,
     StopAccepting,
@@ -34,26 +34,15 @@ from watchdog.core.commands import (
     WatchAccepting,
 )
 from watchdog.core.facts import (
-    Accepting,
     Fact,
-    NotAccepting,
     SnapshotTaken,
-    Spawned,
-    SpawnFailed,
-    StopOutcome,
-    Stopped,
-    StoppedAccepting,
 )
 from watchdog.outputs.logs import clean_logs
-from watchdog.process.child import Child, SpawnError, spawn
-from watchdog.process.handover import until_accepting
-from watchdog.process.heldsocket import socket_inode
-from watchdog.process.quiesce import stop_accepting
-from watchdog.process.tree import freeze_tree, stop_tree
-from watchdog.runtime.shell import Shell, settle
+from watchdog.process.tree import freeze_tree
+from watchdog.runtime.childeffects import ChildEffects
+from watchdog.runtime.shell import Shell
 
 SNAPSHOT_SAMPLES = 20  # the last samples a diagnostic snapshot shows
-QUIESCE_TIMEOUT = 1.0  # the longest a stop waits for the old child to read what it took
 
 Queue = Callable[[Fact], None]
 
@@ -68,7 +57,7 @@ def resolve(value: Any) -> Any:
     return value
 
 
-class Effects:
+class Effects(ChildEffects):
     """Carries out commands against the shell's state: the children, probes, outputs."""
 
     def __init__(self, shell: Shell, queue: Queue) -> None:
@@ -104,6 +93,9 @@ class Effects:
     def _stop_accepting(self, command: StopAccepting) -> None:
         self._run(self._quiesce(command.generation))
 
+    def _reload_in_place(self, command: ReloadInPlace) -> None:
+        self._run(self._reload(command.generation, command.signal, command.timeout))
+
     def _freeze(self, _: Freeze) -> None:
         freeze_tree()
 
@@ -134,74 +126,6 @@ class Effects:
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
     # -- children ---------------------------------------------------------------------
-
-    def _spawn(self, command: Spawn) -> Fact:
-        generation, overlap = command.generation, command.overlap
-        shell = self.shell
-        now = shell.clock()
-        try:
-            child = spawn(
-                shell.config.app,
-                generation,
-                shell.output_sink(generation),
-                now,
-                shell.listener,
-                mark=shell.mark(),
-            )
-        except SpawnError as exc:
-            return SpawnFailed(generation, str(exc), now)
-        shell.children[generation] = child
-        shell.postmortem.child_started(generation)
-        if not overlap and shell.answers is not None:
-            shell.answers.forget()  # what the old tree held proves nothing about this one
-        # Where this child's planned restart falls in max_uptime_jitter: not a secret.
-        lot = random.random()  # noqa: S311
-        return Spawned(generation, child.pid, now, child.started_wall, lot)
-
-    async def _stop(self, generation: int | None, spare: int | None) -> None:
-        shell = self.shell
-        app = shell.config.app
-        child = shell.children.get(generation) if generation is not None else None
-        spared = shell.children.get(spare) if spare is not None else None
-        pgid = child.pid if child is not None else None
-        report = await stop_tree(
-            pgid, app.stop_signal, app.stop_timeout, shell.clock, spared.pid if spared else None
-        )
-        exit_ = exit_text = None
-        if child is not None:
-            exit_ = await settle(child)
-            if exit_ is not None:
-                exit_text = shell.postmortem.describe_exit(generation, exit_, report.killed > 0)
-            shell.children.pop(generation, None)
-        outcome = StopOutcome(report.signalled, report.killed, report.survivors, report.took)
-        self._queue(Stopped(generation, exit_, outcome, exit_text, shell.clock()))
-
-    async def _quiesce(self, generation: int) -> None:
-        shell = self.shell
-        child = shell.children.get(generation)
-        if child is None or shell.listener is None or child.exited.done():
-            self._queue(StoppedAccepting(generation, 0, 0, 0.0))
-            return
-        done = await stop_accepting(
-            child.pid, socket_inode(shell.listener), QUIESCE_TIMEOUT, shell.clock
-        )
-        self._queue(
-            StoppedAccepting(generation, done.paused, done.unread, done.took, done.problems)
-        )
-
-    async def _watch_accepting(self, generation: int, timeout: float) -> None:
-        shell = self.shell
-        child: Child | None = shell.children.get(generation)
-        if child is None or shell.listener is None:
-            self._queue(NotAccepting(generation, "the new child is gone", shell.clock()))
-            return
-        inode = socket_inode(shell.listener)
-        failure = await until_accepting(child, inode, timeout, shell.clock, lambda: False)
-        now = shell.clock()
-        if failure is None:
-            self._queue(Accepting(generation, now))
-        else:
-            self._queue(NotAccepting(generation, failure, now))
 
     # -- snapshots and reloads --------------------------------------------------------
 
@@ -248,6 +172,7 @@ Effects._handlers.update(
         StopProbes: Effects._stop_probes,
         StopTree: Effects._stop_tree,
         StopAccepting: Effects._stop_accepting,
+        ReloadInPlace: Effects._reload_in_place,
         Freeze: Effects._freeze,
         TakeSnapshot: Effects._snapshot,
         CancelSnapshot: Effects._snapshot,

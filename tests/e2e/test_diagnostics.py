@@ -347,7 +347,10 @@ def test_a_hung_app_is_snapshotted_before_its_restart(run_watchdog) -> None:
     assert listed.returncode == 0, listed.stderr
     assert restart["reason"] in listed.stdout
     assert path.name in listed.stdout
-    shown = watchdog_command(watchdog.config_path, "restarts", "--show", "1")
+    # Its number, not 1: the next child hangs too, and its restart may be listed already.
+    numbered = [line.split()[0] for line in listed.stdout.splitlines()]
+    number = numbered[numbered.index(path.name) - 1]  # its snapshot is listed under it
+    shown = watchdog_command(watchdog.config_path, "restarts", "--show", number)
     assert shown.returncode == 0, shown.stderr
     assert str(healthy["pid"]) in shown.stdout
     skip_unless_stacks(snapshot, record)

@@ -27,6 +27,7 @@ from watchdog.config.operations import (
 )
 from watchdog.config.reader import ConfigError, Section, apply_overrides, overridden, show
 from watchdog.config.reading import Reading
+from watchdog.config.remedies import REMEDIED, RemediesConfig, RemedyConfig, remedy_rules
 from watchdog.config.resources import (
     CpuConfig,
     DiskConfig,
@@ -69,6 +70,7 @@ class Config:
     restart: RestartConfig
     logging: LoggingConfig
     resources: ResourcesConfig
+    remedies: RemediesConfig
     state: StateConfig
     alerts: AlertsConfig
     metrics: MetricsConfig
@@ -93,6 +95,8 @@ CLASSES: dict[str, Callable[..., Any]] = {
     "resources.host": HostConfig,
     "resources.host.memory": HostLevels,
     "resources.host.cpu": HostLevels,
+    "remedies": RemediesConfig,
+    **{f"remedies.{metric}": RemedyConfig for metric in REMEDIED},
     "state": StateConfig,
     "alerts": AlertsConfig,
     "alerts.webhook": WebhookConfig,
@@ -105,6 +109,7 @@ RULES: dict[str, tuple[Callable[[Reading], None], ...]] = {
     "health": (health_rules,),
     "restart": (restart_rules,),
     "resources": (resource_rules,),
+    "remedies": (remedy_rules,),
     "state": (state_rules,),
     "alerts": (alerts_rules,),
     "metrics": (metrics_rules,),

@@ -151,6 +151,17 @@ class TimerFired:
     at: float
 
 
+@dataclass(frozen=True, slots=True)
+class RemedyDone:
+    """A SignalApp or PostApp is done: delivered (`ok`), or the `error` that stopped it."""
+
+    generation: int
+    ticket: int
+    ok: bool
+    error: str | None
+    at: float
+
+
 Fact = (
     Booted
     | Spawned
@@ -168,4 +179,5 @@ Fact = (
     | ConfigRead
     | Reconfigured
     | TimerFired
+    | RemedyDone
 )

@@ -22,8 +22,10 @@ from watchdog.core.commands import (
     Command,
     Emit,
     Freeze,
+    PostApp,
     ReadConfig,
     Reconfigure,
+    SignalApp,
     Spawn,
     StartProbes,
     StopAccepting,
@@ -49,6 +51,7 @@ from watchdog.process.handover import until_accepting
 from watchdog.process.heldsocket import socket_inode
 from watchdog.process.quiesce import stop_accepting
 from watchdog.process.tree import freeze_tree, stop_tree
+from watchdog.runtime.remedies import post_app, signal_app
 from watchdog.runtime.shell import Shell, settle
 
 SNAPSHOT_SAMPLES = 20  # the last samples a diagnostic snapshot shows
@@ -117,6 +120,15 @@ class Effects:
 
     def _reconfigure(self, command: Reconfigure) -> Fact:
         return self.shell.reconfigure(command.config)  # type: ignore[arg-type]
+
+    def _signal_app(self, command: SignalApp) -> Fact:
+        return signal_app(self.shell.children, command, self.shell.clock())
+
+    def _post_app(self, command: PostApp) -> None:
+        async def post() -> None:
+            self._queue(await post_app(self.shell, command))
+
+        self._run(post())
 
     _handlers: ClassVar[dict[type, Callable[[Any, Any], Fact | None]]] = {}
 
@@ -252,5 +264,7 @@ Effects._handlers.update(
         CleanLogs: Effects._clean_logs,
         ReadConfig: Effects._read,
         Reconfigure: Effects._reconfigure,
+        SignalApp: Effects._signal_app,
+        PostApp: Effects._post_app,
     }
 )

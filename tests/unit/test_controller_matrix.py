@@ -22,6 +22,7 @@ from watchdog.core.facts import (
     NotAccepting,
     Probed,
     Reconfigured,
+    RemedyDone,
     Sampled,
     Signalled,
     SnapshotTaken,
@@ -143,6 +144,8 @@ def _facts(run: Run, at: float) -> list[Fact]:
             Accepting(gen, at),
             NotAccepting(gen, "the new child exited while starting", at),
             StoppedAccepting(gen, 1, 0, 0.01),
+            RemedyDone(gen, 1, True, None, at),
+            RemedyDone(gen, 1, False, "the child is gone", at),
         ]
     facts.append(Stopped(None, None, outcome, None, at))
     facts += [SnapshotTaken(ticket, None) for ticket in (*tickets, tickets[-1] + 1)]

@@ -64,8 +64,8 @@ def _remedy(metric: str) -> tuple[Group | Key, ...]:
         "level": f"`warning` or `critical`: resources.{metric} at this level or above calls for"
         " the remedy; `null`: none",
         "signal": "`HUP`, `USR1`, `USR2`, `TTIN`, `TTOU` or `WINCH`: sent to the app's main"
-        " process (the one the watchdog started) alone; the app must handle it, since most of"
-        " these end a process that does not",
+        " process (the one the watchdog started) alone. The app must handle it: unhandled,"
+        " HUP, USR1 and USR2 end a process, TTIN and TTOU stop it",
         "post": "e.g. `/admin/cleanup`: POSTed, with no body, to `health.url`'s own scheme, host"
         " and port (a loopback one); a 2xx answer is done, a redirect is not followed. One of"
         " `signal` or `post`",

@@ -5,7 +5,8 @@ never become ready, fork grandchildren (one in the group, one that left it with 
 one double-forked orphan), print awkward output, print one line of megabytes, and close
 stdout and stderr while serving on. Resource faults: leak memory at a steady pace, keep a
 CPU core busy, answer slowly, answer 500 every Nth time, and hold memory in a tree of
-worker processes (which may outlive their parent, as uvicorn's workers do).
+worker processes (which may outlive their parent, as uvicorn's workers do). Remedies: hold
+a ballast of memory, freed (with what leaked) on SIGUSR1 or on POST /admin/cleanup.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ LASTING_WORKER = (
     "import sys, time\nheld = b'\\x01' * int(float(sys.argv[1]) * 2**20)\ntime.sleep(60)\n"
 )
 LEAK_STEPS_PER_SECOND = 10
+HELD: list[bytes] = []  # the ballast and what leaked: what a clean-up frees
 
 
 def parse_args() -> argparse.Namespace:
@@ -98,6 +100,12 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument(
         "--pids-file", help="append the pids of the --spin and --tree-workers processes here"
+    )
+    parser.add_argument("--ballast-mb", type=float, help="hold this many MB from the start")
+    parser.add_argument(
+        "--on-usr1",
+        choices=("free", "ignore"),
+        help="on SIGUSR1 free the ballast and leaked memory, or catch it and do nothing",
     )
     return parser.parse_args()
 
@@ -160,11 +168,17 @@ def close_output(after: float) -> None:
 def leak(megabytes_per_second: float) -> None:
     """Every tenth of a second another tenth of the rate, kept forever; paced by the clock."""
     step = int(megabytes_per_second * 2**20 / LEAK_STEPS_PER_SECOND)
-    kept: list[bytes] = []
     started = time.monotonic()
     for number in itertools.count(1):
-        kept.append(b"\x01" * step)  # written, not just reserved: it counts in the RSS
+        HELD.append(b"\x01" * step)  # written, not just reserved: it counts in the RSS
         time.sleep(max(0.0, started + number / LEAK_STEPS_PER_SECOND - time.monotonic()))
+
+
+def free_held() -> int:
+    """Drop the ballast and the leak: big blocks are unmapped at once, so the RSS falls."""
+    freed = sum(len(block) for block in HELD)
+    HELD.clear()
+    return freed
 
 
 def make_orphans() -> None:
@@ -218,6 +232,12 @@ def main() -> None:
     args = parse_args()
     if args.ignore_term:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if args.on_usr1 is not None:
+        # Nothing printed in the handler: it may interrupt a print of the main thread's.
+        freeing = args.on_usr1 == "free"
+        signal.signal(signal.SIGUSR1, lambda *_: freeing and free_held())
+    if args.ballast_mb:
+        HELD.append(b"\x01" * int(args.ballast_mb * 2**20))
     if args.grandchildren:
         spawn_grandchildren(args.grandchildren)
     if args.noisy_output:
@@ -244,6 +264,16 @@ def main() -> None:
             self.send_header("Content-Length", "2")
             self.end_headers()
             self.wfile.write(b"ok")
+
+        def do_POST(self) -> None:
+            if self.path != "/admin/cleanup":
+                self.send_error(404)
+                return
+            body = b"freed %d bytes" % free_held()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
 
         def log_message(self, *_: object) -> None:
             pass

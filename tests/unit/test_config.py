@@ -332,7 +332,7 @@ BAD_INPUTS = [
     pytest.param(
         minimal(bogus=1),
         "bogus: unknown key (known keys: alerts, app, diagnostics, health, logging, metrics,"
-        " resources, restart, state)",
+        " remedies, resources, restart, state)",
         id="top",
     ),
     pytest.param(

@@ -23,6 +23,7 @@ from watchdog.core.facts import (
     NotReloaded,
     Probed,
     Reconfigured,
+    RemedyDone,
     Sampled,
     Signalled,
     SnapshotTaken,
@@ -155,6 +156,8 @@ def _facts(run: Run, at: float) -> list[Fact]:
             StoppedAccepting(gen, 1, 0, 0.01),
             WorkersReplaced(gen, (200,), (201,), at),
             NotReloaded(gen, "no new workers within 10s", at),
+            RemedyDone(gen, 1, True, None, at),
+            RemedyDone(gen, 1, False, "the child is gone", at),
         ]
     facts.append(Stopped(None, None, outcome, None, at))
     facts += [SnapshotTaken(ticket, None) for ticket in (*tickets, tickets[-1] + 1)]

@@ -18,6 +18,7 @@ from watchdog.config import CLASSES, effective, parse
 from watchdog.config.kinds import Group, Key, Required
 from watchdog.config.listen import ListenAddress, ListenSpec
 from watchdog.config.operations import WebhookConfig
+from watchdog.config.remedies import REMEDIED
 from watchdog.config.schema import CHILDREN, GROUPS, KEYS, REFUSED, RESTARTS, default
 from watchdog.core.commands import ReadConfig, Reconfigure
 from watchdog.core.facts import ConfigRead, Reconfigured, Signalled
@@ -104,6 +105,9 @@ NEW_VALUES: dict[str, object] = {  # keys whose value is null by default, or spe
     "resources.degradation.ratio": 3.0,
     "restart.max_uptime_jitter": 3600.0,
     "restart.window": DailyWindow(3 * 3600.0, 5 * 3600.0),
+    **{f"remedies.{metric}.level": "warning" for metric in REMEDIED},
+    **{f"remedies.{metric}.signal": "USR1" for metric in REMEDIED},
+    **{f"remedies.{metric}.post": "/admin/cleanup" for metric in REMEDIED},
 }
 
 

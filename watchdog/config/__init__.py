@@ -27,6 +27,7 @@ from watchdog.config.operations import (
 )
 from watchdog.config.reader import ConfigError, Section, apply_overrides, overridden, show
 from watchdog.config.reading import Reading
+from watchdog.config.remedies import REMEDIED, RemediesConfig, RemedyConfig, remedy_rules
 from watchdog.config.resources import (
     CpuConfig,
     DegradationConfig,
@@ -71,6 +72,7 @@ class Config:
     restart: RestartConfig
     logging: LoggingConfig
     resources: ResourcesConfig
+    remedies: RemediesConfig
     state: StateConfig
     alerts: AlertsConfig
     metrics: MetricsConfig
@@ -96,6 +98,8 @@ CLASSES: dict[str, Callable[..., Any]] = {
     "resources.host.memory": HostLevels,
     "resources.host.cpu": HostLevels,
     "resources.degradation": DegradationConfig,
+    "remedies": RemediesConfig,
+    **{f"remedies.{metric}": RemedyConfig for metric in REMEDIED},
     "state": StateConfig,
     "alerts": AlertsConfig,
     "alerts.webhook": WebhookConfig,
@@ -108,6 +112,7 @@ RULES: dict[str, tuple[Callable[[Reading], None], ...]] = {
     "health": (health_rules,),
     "restart": (restart_rules,),
     "resources": (resource_rules,),
+    "remedies": (remedy_rules,),
     "state": (state_rules,),
     "alerts": (alerts_rules,),
     "metrics": (metrics_rules,),

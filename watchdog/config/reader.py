@@ -198,6 +198,9 @@ class Section:
             known = sorted(self._used)
             close = difflib.get_close_matches(str(key), known, n=1)
             hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(known)}"
+            if isinstance(key, bool):  # YAML 1.1 reads a bare on, off, yes, no as a boolean
+                bare = "on or yes is YAML for true" if key else "off or no is YAML for false"
+                hint = f"a bare {bare}; {hint}"
             self._add(f"{self._key_path(key_label(key))}: unknown key ({hint})")
 
 

@@ -42,6 +42,8 @@ from watchdog.config.kinds import (
     optional,
     whole,
 )
+from watchdog.config.remedies import LEVEL, PATH
+from watchdog.config.remedies import SIGNAL as REMEDY_SIGNAL
 
 # What a reload does; the truth is in the runtime's reconfigure and the controller's reload.
 AT_ONCE = "at once"
@@ -54,6 +56,36 @@ NEXT_SAMPLE = "from the next sample"
 NEXT_SNAPSHOT = "from the next snapshot"
 HIDDEN = "A secret: never logged or shown, nor escaped or percent-encoded in an error"
 SUSTAIN = "critical this long restarts the child (throttled)"
+NEXT_VALUE = "from the next value measured"
+
+
+def _remedy(metric: str) -> tuple[Group | Key, ...]:
+    """A remedy's keys; memory's say it all, the others' refer to them."""
+    group = f"remedies.{metric}"
+    docs = {
+        "level": f"`warning` or `critical`: resources.{metric} at this level or above calls for"
+        " the remedy; `null`: none",
+        "signal": "`HUP`, `USR1`, `USR2`, `TTIN`, `TTOU` or `WINCH`: sent to the app's main"
+        " process (the one the watchdog started) alone. The app must handle it: unhandled,"
+        " HUP, USR1 and USR2 end a process, TTIN and TTOU stop it",
+        "post": "e.g. `/admin/cleanup`: POSTed, with no body, to `health.url`'s own scheme, host"
+        " and port (a loopback one); a 2xx answer is done, a redirect is not followed. One of"
+        " `signal` or `post`",
+        "cooldown": "at most one remedy per this",
+        "settle": "the remedy is judged on the first value measured this long after it was"
+        " delivered: it worked if that is below that level's threshold; at most `cooldown`",
+    }
+    if metric != "memory":
+        docs = {name: f"as `remedies.memory.{name}`, for resources.{metric}" for name in docs}
+    return (
+        Group(group, f"the remedy asked of the app when resources.{metric} reaches a level"),
+        Key(f"{group}.level", LEVEL, None, NEXT_VALUE, docs["level"]),
+        Key(f"{group}.signal", REMEDY_SIGNAL, None, NEXT_VALUE, docs["signal"]),
+        Key(f"{group}.post", PATH, None, NEXT_VALUE, docs["post"]),
+        Key(f"{group}.cooldown", DURATION, "10m", NEXT_VALUE, docs["cooldown"]),
+        Key(f"{group}.settle", DURATION, "30s", NEXT_VALUE, docs["settle"]),
+    )
+
 
 SCHEMA: tuple[Group | Key, ...] = (
     Group("app", "what to start, where, with what environment, and how to stop it"),
@@ -237,6 +269,15 @@ SCHEMA: tuple[Group | Key, ...] = (
         "good answers after the warm-up that make the baseline (median and p90)"),
     Key("resources.degradation.window", whole(3, "probes"), 10, AT_ONCE,
         "the latest answers whose median is graded against the baseline"),
+    Group("remedies", "a gentle action asked of the app (a signal, a POST) when a metric reaches"
+          " a level, then checked; never instead of the restart rules (see"
+          " [remedies](#remedies-a-gentle-action-first)). Off unless a `level` is set"),
+    Key("remedies.timeout", DURATION, "10s", "from the next POST",
+        "a POST remedy with no complete answer by then has failed"),
+    *_remedy("memory"),
+    *_remedy("cpu"),
+    *_remedy("response_time"),
+    *_remedy("error_rate"),
     Group("state", "where `watchdog status`, `restart` and `reload` find the running watchdog"),
     Key("state.dir", optional(DIRECTORY), None, "moves the state file, history and lock there",
         "where `<name>.state.json` and `<name>_history.json` live; `null` = `logging.dir`. Under"

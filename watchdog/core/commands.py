@@ -140,6 +140,27 @@ class Exit:
     code: int
 
 
+@dataclass(frozen=True, slots=True)
+class SignalApp:
+    """A remedy: send `signal` (a name such as USR1) to `generation`'s main process, if it
+    is still the live child the runtime spawned (-> RemedyDone)."""
+
+    generation: int
+    ticket: int
+    signal: str
+
+
+@dataclass(frozen=True, slots=True)
+class PostApp:
+    """A remedy: POST to `url`, on the health URL's own origin, with no body; no redirect
+    followed, no answer by `timeout` a failure (-> RemedyDone)."""
+
+    generation: int
+    ticket: int
+    url: str
+    timeout: float
+
+
 Command = (
     Spawn
     | StartProbes
@@ -158,4 +179,6 @@ Command = (
     | Reconfigure
     | WakeAt
     | Exit
+    | SignalApp
+    | PostApp
 )

@@ -24,6 +24,7 @@ from watchdog.core.facts import (
     NotReloaded,
     Probed,
     Reconfigured,
+    RemedyDone,
     Sampled,
     Signalled,
     SnapshotTaken,
@@ -37,18 +38,20 @@ from watchdog.core.facts import (
 from watchdog.core.inplace import ReloadSteps
 from watchdog.core.kills import KillSteps
 from watchdog.core.overlap import OverlapSteps
+from watchdog.core.remedysteps import RemedySteps
 from watchdog.core.requests import RequestSteps
 
 __all__ = ["Controller", "FromNow"]
 
 
-class Controller(ChildSteps, KillSteps, OverlapSteps, ReloadSteps, RequestSteps):
+class Controller(ChildSteps, KillSteps, OverlapSteps, ReloadSteps, RequestSteps, RemedySteps):
     """Routes each fact to its step; ends every step with the wake-up it needs next."""
 
     def step(self, fact: Fact, now: float) -> list[Command]:
         self._now = now
         self._out = []
         self._handlers[type(fact)](self, fact)
+        self._remedies_after(fact)  # on what the step measured, and how the child now stands
         wake = None if self.finishing else self.next_deadline()
         if wake != self._wake:
             self._wake = wake
@@ -74,4 +77,5 @@ class Controller(ChildSteps, KillSteps, OverlapSteps, ReloadSteps, RequestSteps)
         Signalled: RequestSteps.on_signalled,
         ConfigRead: RequestSteps.on_config_read,
         Reconfigured: RequestSteps.on_reconfigured,
+        RemedyDone: RemedySteps.on_remedy_done,
     }

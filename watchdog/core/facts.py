@@ -172,6 +172,17 @@ class TimerFired:
     time_of_day: float | None = None  # seconds since local midnight, for restart.window
 
 
+@dataclass(frozen=True, slots=True)
+class RemedyDone:
+    """A SignalApp or PostApp is done: delivered (`ok`), or the `error` that stopped it."""
+
+    generation: int
+    ticket: int
+    ok: bool
+    error: str | None
+    at: float
+
+
 Fact = (
     Booted
     | Spawned
@@ -191,4 +202,5 @@ Fact = (
     | ConfigRead
     | Reconfigured
     | TimerFired
+    | RemedyDone
 )

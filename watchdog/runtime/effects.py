@@ -22,9 +22,11 @@ from watchdog.core.commands import (
     Command,
     Emit,
     Freeze,
+    PostApp,
     ReadConfig,
     Reconfigure,
     ReloadInPlace,
+    SignalApp,
     Spawn,
     StartProbes,
     StopAccepting,
@@ -40,6 +42,7 @@ from watchdog.core.facts import (
 from watchdog.outputs.logs import clean_logs
 from watchdog.process.tree import freeze_tree
 from watchdog.runtime.childeffects import ChildEffects
+from watchdog.runtime.remedies import post_app, signal_app
 from watchdog.runtime.shell import Shell
 
 SNAPSHOT_SAMPLES = 20  # the last samples a diagnostic snapshot shows
@@ -111,6 +114,15 @@ class Effects(ChildEffects):
     def _reconfigure(self, command: Reconfigure) -> Fact:
         return self.shell.reconfigure(command.config)  # type: ignore[arg-type]
 
+    def _signal_app(self, command: SignalApp) -> Fact:
+        return signal_app(self.shell.children, command, self.shell.clock())
+
+    def _post_app(self, command: PostApp) -> None:
+        async def post() -> None:
+            self._queue(await post_app(self.shell, command))
+
+        self._run(post())
+
     _handlers: ClassVar[dict[type, Callable[[Any, Any], Fact | None]]] = {}
 
     def _run(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
@@ -124,8 +136,6 @@ class Effects(ChildEffects):
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-
-    # -- children ---------------------------------------------------------------------
 
     # -- snapshots and reloads --------------------------------------------------------
 
@@ -180,5 +190,7 @@ Effects._handlers.update(
         CleanLogs: Effects._clean_logs,
         ReadConfig: Effects._read,
         Reconfigure: Effects._reconfigure,
+        SignalApp: Effects._signal_app,
+        PostApp: Effects._post_app,
     }
 )

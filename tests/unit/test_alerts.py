@@ -350,3 +350,12 @@ def test_a_planned_restart_alerts_only_when_asked_for() -> None:
     assert alert_kind(event, ("planned",)) == "planned"
     sick = Event("restart_triggered", fields={"reason": "3 consecutive failed probes (refused)"})
     assert alert_kind(sick, ("restart",)) == "restart"
+
+
+def test_a_failed_remedy_alerts_only_when_asked_for() -> None:
+    """The restart rules go on after it; whoever wants to know the gentle way failed asks."""
+    event = Event("remedy_failed", fields={"metric": "memory", "error": "no answer"})
+    assert alert_kind(event, ("restart", "crash", "critical")) is None
+    assert alert_kind(event, ("remedy_failed",)) == "remedy_failed"
+    worked = Event("remedy_applied", fields={"metric": "memory"})
+    assert alert_kind(worked, ("remedy_failed",)) is None

@@ -356,3 +356,21 @@ def test_a_stopped_watchdog_says_so_in_what_it_leaves_behind() -> None:
     families = feed(metrics)
     assert value(families, "watchdog_up", app="api") == 0
     assert value(families, "watchdog_child_up", app="api") == 0
+
+
+def test_remedies_are_counted_by_metric_and_outcome() -> None:
+    families = feed(
+        new_metrics(),
+        event("remedy_applied", metric="memory", action="SIGUSR1"),
+        event("remedy_failed", metric="memory", action="SIGUSR1", error="no answer"),
+        event("remedy_failed", metric="response_time", action="POST /admin/cleanup"),
+        event("remedy_unchecked", metric="cpu", reason="the child exited"),
+        event("remedy_started", metric="cpu"),  # not a verdict
+        event("remedy_failed", metric="made up"),  # no label of its own
+    )
+    assert value(families, "watchdog_remedies_total", metric="memory", outcome="worked") == 1
+    assert value(families, "watchdog_remedies_total", metric="memory", outcome="failed") == 1
+    assert value(families, "watchdog_remedies_total", metric="response_time", outcome="failed") == 1
+    assert value(families, "watchdog_remedies_total", metric="cpu", outcome="unchecked") == 1
+    counted = [s for s in families["watchdog_remedies"].samples if s.name.endswith("_total")]
+    assert len(counted) == 4, counted

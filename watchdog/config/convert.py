@@ -21,6 +21,7 @@ ALERT_KINDS = (
     "restart_recommended",
     "critical",
     "recovered",
+    "remedy_failed",
 )
 NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
 LARGEST = 2**63 - 1  # beyond any count or size a setting means, and what other programs read

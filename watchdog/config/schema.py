@@ -300,7 +300,8 @@ SCHEMA: tuple[Group | Key, ...] = (
     Key("alerts.events", ALERT_EVENTS,
         ["restart", "crash", "crash_loop", "restart_recommended", "critical"], AT_ONCE,
         "which events alert; also `recovered` (healthy again after being down) and `planned`"
-        " (a restart on a schedule: max_uptime, a degradation)"),
+        " (a restart on a schedule: max_uptime, a degradation), `remedy_failed` (a remedy did not"
+        " bring its metric below the level, or could not be delivered)"),
     Key("alerts.max_per_minute", whole(1), 6, AT_ONCE,
         "beyond this, alerts are dropped and counted (`alerts_dropped`)"),
     Group("metrics", "Prometheus"),

@@ -18,6 +18,7 @@ KIND_OF_NAME = {
     "child_exited": "crash",
     "crash_loop": "crash_loop",
     "RESTART_RECOMMENDED": "restart_recommended",
+    "remedy_failed": "remedy_failed",
 }
 
 

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from watchdog.config.operations import MetricsConfig
+from watchdog.core.remedies import REMEDIED
 from watchdog.outputs.events import Event
 from watchdog.outputs.scrape import ScrapeEndpoint
 
@@ -45,6 +46,9 @@ RESTART_EVENTS = {
 # Started is not up: the app is booting until its first healthy answer.
 CHILD_DOWN = frozenset(("child_started", "child_exited", "child_stopping", "child_stopped"))
 CHILD_DOWN |= {"crash_loop", "spawn_failed"}
+# A remedy's verdict; its metric is one of REMEDIED, so the labels stay few.
+REMEDY_OUTCOMES = {"remedy_applied": "worked", "remedy_failed": "failed"}
+REMEDY_OUTCOMES |= {"remedy_unchecked": "unchecked"}
 LEVELS = {"normal": 0, "warning": 1, "critical": 2}
 # Rendered in this order; the third item is the resource_sample field that sets a gauge.
 FAMILIES = {
@@ -53,6 +57,7 @@ FAMILIES = {
     "watchdog_child_up": ("gauge", "1 while the app is up and has answered healthy.", None),
     "watchdog_restarts_total": ("counter", "Restarts and deaths of the app, by reason.", None),
     "watchdog_last_restart_timestamp_seconds": ("gauge", "Unix time of the last restart.", None),
+    "watchdog_remedies_total": ("counter", "Remedies asked of the app, by verdict.", None),
     "watchdog_probe_duration_seconds": ("histogram", "Latency of the health probes.", None),
     "watchdog_probes_total": ("counter", "Health probes of the app, by result.", None),
     "watchdog_probe_failures_consecutive": ("gauge", "Failed health probes in a row.", None),
@@ -199,6 +204,9 @@ class Metrics:
                 self._values["watchdog_disk_used_percent"] = {
                     labels: value for labels, value in numbers.items() if value is not None
                 }
+        elif name in REMEDY_OUTCOMES and fields.get("metric") in REMEDIED:
+            outcome = REMEDY_OUTCOMES[name]
+            self._count("watchdog_remedies_total", metric=str(fields["metric"]), outcome=outcome)
         elif name == "level_changed" and fields.get("status") in LEVELS:
             # At once; `show_levels` then keeps every graded metric, changed or not.
             self._set("watchdog_level", LEVELS[fields["status"]], metric=str(fields.get("metric")))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import psutil
 
-from watchdog.core.observations import DiskUsage, Sample
+from watchdog.core.observations import DiskUsage, Sample, WorkerSample
 from watchdog.process.tree import app_processes
 from watchdog.sensors.cgroup import MemoryLimit, memory_limit, usage_percent
 
@@ -31,11 +31,14 @@ class Sampler:
         self._limit: MemoryLimit | None = None
         self._limit_at = 0.0
 
-    def sample(self) -> Sample:
+    def sample(self, main: int | None = None, generation: int | None = None) -> Sample:
+        """The tree and the host; with `main` (the pid of `generation`'s child), also the
+        figures of each of its direct children, its workers if it is a pre-fork server."""
         now, wall = self._clock(), time.time()
         procs = rss = threads = fds = 0
         cpu_seconds = 0.0
         seen: dict[int, tuple[float, float]] = {}
+        workers: list[WorkerSample] = []
         for process in app_processes():
             try:
                 with process.oneshot():
@@ -47,6 +50,8 @@ class Sampler:
                     its_rss = process.memory_info().rss
                     its_threads = process.num_threads()
                     its_fds = _fd_count(process)
+                    # From the stat file oneshot() has already read for the times: free.
+                    parent = process.ppid()
             except psutil.Error:
                 continue  # ended between listing and reading: count none of it
             if its_rss == 0:
@@ -56,6 +61,8 @@ class Sampler:
             threads += its_threads
             fds += its_fds
             seen[process.pid] = (created, used)
+            if main is not None and parent == main:
+                workers.append(WorkerSample(process.pid, created, its_rss))
             cpu_seconds += self._cpu_since_last(process.pid, created, used, wall)
         self._cpu_seen = seen
         elapsed = now - self._last[0] if self._last else 0.0
@@ -79,6 +86,8 @@ class Sampler:
             host_cpu=psutil.cpu_percent(interval=None),
             disks=tuple(_disks(self.disk_paths)),
             pids=tuple(seen),
+            workers=tuple(workers),
+            workers_of=generation if main is not None else None,
         )
 
     def _cpu_since_last(self, pid: int, created: float, used: float, wall: float) -> float:

@@ -130,6 +130,17 @@ class Exit:
     code: int
 
 
+@dataclass(frozen=True, slots=True)
+class SignalWorker:
+    """Send `signal` to worker `pid` of `generation`, only if it still is that worker: a
+    direct child of that generation's main process, created at `created` (-> WorkerSignalled)."""
+
+    generation: int
+    pid: int
+    created: float
+    signal: int
+
+
 Command = (
     Spawn
     | StartProbes
@@ -147,4 +158,5 @@ Command = (
     | Reconfigure
     | WakeAt
     | Exit
+    | SignalWorker
 )

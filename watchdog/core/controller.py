@@ -31,15 +31,17 @@ from watchdog.core.facts import (
     Stopped,
     StoppedAccepting,
     TimerFired,
+    WorkerSignalled,
 )
 from watchdog.core.kills import KillSteps
 from watchdog.core.overlap import OverlapSteps
+from watchdog.core.recycling import WorkerSteps
 from watchdog.core.requests import RequestSteps
 
 __all__ = ["Controller", "FromNow"]
 
 
-class Controller(ChildSteps, KillSteps, OverlapSteps, RequestSteps):
+class Controller(ChildSteps, KillSteps, OverlapSteps, RequestSteps, WorkerSteps):
     """Routes each fact to its step; ends every step with the wake-up it needs next."""
 
     def step(self, fact: Fact, now: float) -> list[Command]:
@@ -69,4 +71,5 @@ class Controller(ChildSteps, KillSteps, OverlapSteps, RequestSteps):
         Signalled: RequestSteps.on_signalled,
         ConfigRead: RequestSteps.on_config_read,
         Reconfigured: RequestSteps.on_reconfigured,
+        WorkerSignalled: WorkerSteps.on_worker_signalled,
     }

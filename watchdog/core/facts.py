@@ -151,6 +151,18 @@ class TimerFired:
     at: float
 
 
+@dataclass(frozen=True, slots=True)
+class WorkerSignalled:
+    """A SignalWorker is done: `error` None if the signal went to the worker, else why not;
+    `gone`: the worker sampled is no longer there (it exited, or its pid is another's)."""
+
+    generation: int
+    pid: int
+    error: str | None
+    gone: bool
+    at: float
+
+
 Fact = (
     Booted
     | Spawned
@@ -168,4 +180,5 @@ Fact = (
     | ConfigRead
     | Reconfigured
     | TimerFired
+    | WorkerSignalled
 )

@@ -24,6 +24,7 @@ from watchdog.core.commands import (
     Freeze,
     ReadConfig,
     Reconfigure,
+    SignalWorker,
     Spawn,
     StartProbes,
     StopAccepting,
@@ -42,6 +43,7 @@ from watchdog.core.facts import (
     StopOutcome,
     Stopped,
     StoppedAccepting,
+    WorkerSignalled,
 )
 from watchdog.outputs.logs import clean_logs
 from watchdog.process.child import Child, SpawnError, spawn
@@ -49,6 +51,7 @@ from watchdog.process.handover import until_accepting
 from watchdog.process.heldsocket import socket_inode
 from watchdog.process.quiesce import stop_accepting
 from watchdog.process.tree import freeze_tree, stop_tree
+from watchdog.process.workers import NotOurs, signal_worker
 from watchdog.runtime.shell import Shell, settle
 
 SNAPSHOT_SAMPLES = 20  # the last samples a diagnostic snapshot shows
@@ -155,6 +158,22 @@ class Effects:
             shell.answers.forget()  # what the old tree held proves nothing about this one
         return Spawned(generation, child.pid, now, child.started_wall)
 
+    def _signal_worker(self, command: SignalWorker) -> Fact:
+        """The signal goes only to the worker sampled, proven ours: a direct child of that
+        generation's main process, which has not exited, with the same create time."""
+        generation, pid = command.generation, command.pid
+        child = self.shell.children.get(generation)
+        error, gone = None, False
+        try:
+            if child is None or child.exited.done():
+                raise NotOurs("the app's main process has exited")
+            signal_worker(child.pid, pid, command.created, command.signal)
+        except NotOurs as exc:
+            error, gone = str(exc), True
+        except OSError as exc:
+            error = str(exc) or type(exc).__name__
+        return WorkerSignalled(generation, pid, error, gone, self.shell.clock())
+
     async def _stop(self, generation: int | None, spare: int | None) -> None:
         shell = self.shell
         app = shell.config.app
@@ -252,5 +271,6 @@ Effects._handlers.update(
         CleanLogs: Effects._clean_logs,
         ReadConfig: Effects._read,
         Reconfigure: Effects._reconfigure,
+        SignalWorker: Effects._signal_worker,
     }
 )

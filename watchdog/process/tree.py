@@ -84,6 +84,15 @@ def _children_of(pid: int) -> list[int]:
     return found
 
 
+def direct_children(pid: int) -> set[int]:
+    """`pid`'s children, as the kernel lists them; none if it cannot be read (gone, or a
+    kernel without CONFIG_PROC_CHILDREN)."""
+    try:
+        return set(_children_of(pid))
+    except (OSError, ValueError):
+        return set()
+
+
 def _descendant_pids() -> list[int]:
     """Our descendants, walked down the kernel's children lists.
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import psutil
 
 from watchdog.core.observations import DiskUsage, Sample, WorkerSample
-from watchdog.process.tree import app_processes
+from watchdog.process.tree import app_processes, direct_children
 from watchdog.sensors.cgroup import MemoryLimit, memory_limit, usage_percent
 
 LIMIT_REFRESH = 60.0  # seconds between reads of the cgroup memory limit
@@ -39,7 +39,11 @@ class Sampler:
         cpu_seconds = 0.0
         seen: dict[int, tuple[float, float]] = {}
         workers: list[WorkerSample] = []
-        for process in app_processes():
+        tree = app_processes()
+        # A few reads of the main process's own children lists, whatever the tree's size
+        # (psutil's ppid() would read each process's stat file once more).
+        its_children = direct_children(main) if main is not None else set()
+        for process in tree:
             try:
                 with process.oneshot():
                     if process.status() == psutil.STATUS_ZOMBIE:
@@ -50,8 +54,6 @@ class Sampler:
                     its_rss = process.memory_info().rss
                     its_threads = process.num_threads()
                     its_fds = _fd_count(process)
-                    # From the stat file oneshot() has already read for the times: free.
-                    parent = process.ppid()
             except psutil.Error:
                 continue  # ended between listing and reading: count none of it
             if its_rss == 0:
@@ -61,7 +63,7 @@ class Sampler:
             threads += its_threads
             fds += its_fds
             seen[process.pid] = (created, used)
-            if main is not None and parent == main:
+            if process.pid in its_children:
                 workers.append(WorkerSample(process.pid, created, its_rss))
             cpu_seconds += self._cpu_since_last(process.pid, created, used, wall)
         self._cpu_seen = seen

@@ -52,6 +52,7 @@ FAMILIES = {
     "watchdog_child_up": ("gauge", "1 while the app is up and has answered healthy.", None),
     "watchdog_restarts_total": ("counter", "Restarts and deaths of the app, by reason.", None),
     "watchdog_last_restart_timestamp_seconds": ("gauge", "Unix time of the last restart.", None),
+    "watchdog_worker_recycles_total": ("counter", "Workers signalled over their own cap.", None),
     "watchdog_probe_duration_seconds": ("histogram", "Latency of the health probes.", None),
     "watchdog_probes_total": ("counter", "Health probes of the app, by result.", None),
     "watchdog_probe_failures_consecutive": ("gauge", "Failed health probes in a row.", None),
@@ -129,6 +130,7 @@ class Metrics:
             self._set("watchdog_restarts_total", 0, reason=kind)
         for result in ("ok", "failed"):
             self._set("watchdog_probes_total", 0, result=result)
+        self._set("watchdog_worker_recycles_total", 0)
 
     def _set(self, name: str, value: float, **labels: str) -> None:
         self._values[name][tuple(labels.items())] = value
@@ -178,6 +180,8 @@ class Metrics:
                 self._values["watchdog_disk_used_percent"] = {
                     labels: value for labels, value in numbers.items() if value is not None
                 }
+        elif name == "worker_recycled":
+            self._count("watchdog_worker_recycles_total")
         elif name == "level_changed" and fields.get("status") in LEVELS:
             # At once; `show_levels` then keeps every graded metric, changed or not.
             self._set("watchdog_level", LEVELS[fields["status"]], metric=str(fields.get("metric")))

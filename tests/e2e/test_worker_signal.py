@@ -12,8 +12,8 @@ from collections.abc import Iterator
 import psutil
 import pytest
 
-from tests.conftest import pid_gone, poll
-from watchdog.process.workers import NotOurs, signal_worker
+from tests.conftest import gone_or_zombie, poll
+from watchdog.process.workers import NotALeaf, NotOurs, signal_worker
 from watchdog.sensors.sampler import Sampler
 
 # A main process with two workers; the first worker has a child of its own. Each worker
@@ -66,22 +66,25 @@ def test_the_sampler_finds_the_direct_children_of_the_main_process(main) -> None
 
 
 def test_only_the_worker_sampled_gets_the_signal(main) -> None:
-    """A wrong create time (a reused pid) or a wrong parent: refused, the worker untouched;
-    the right one: signalled; once gone: refused as exited."""
+    """A wrong create time (a reused pid), a wrong parent, or processes of its own (a
+    master below a wrapper): refused, the process untouched; the right one: signalled;
+    once gone: refused as exited."""
     first, second = _workers(main)
-    [sampled] = [w for w in Sampler(()).sample(main.pid, 1).workers if w.pid == first]
+    sampled = {w.pid: w for w in Sampler(()).sample(main.pid, 1).workers}
+    created = sampled[second].created
     with pytest.raises(NotOurs, match="now belongs to another process"):
-        signal_worker(main.pid, first, sampled.created + 1.0, signal.SIGTERM)
+        signal_worker(main.pid, second, created + 1.0, signal.SIGTERM)
     with pytest.raises(NotOurs, match="no longer a child of the app's main process"):
-        signal_worker(os.getpid(), first, sampled.created, signal.SIGTERM)
+        signal_worker(os.getpid(), second, created, signal.SIGTERM)
     grandchild = psutil.Process(first).children()[0]
     with pytest.raises(NotOurs, match="no longer a child"):  # in the tree, but no worker
         signal_worker(main.pid, grandchild.pid, grandchild.create_time(), signal.SIGTERM)
-    assert psutil.Process(first).status() != psutil.STATUS_ZOMBIE
-    signal_worker(main.pid, first, sampled.created, signal.SIGTERM)
-    poll(lambda: first not in {c.pid for c in psutil.Process(main.pid).children()}, timeout=10)
-    assert psutil.Process(second).is_running(), "the other worker is untouched"
-    assert psutil.Process(main.pid).is_running()
+    with pytest.raises(NotALeaf, match="has processes of its own"):
+        signal_worker(main.pid, first, sampled[first].created, signal.SIGTERM)
+    assert psutil.Process(second).status() != psutil.STATUS_ZOMBIE
+    signal_worker(main.pid, second, created, signal.SIGTERM)
+    poll(lambda: gone_or_zombie(second), timeout=10)  # the main process reaps it later
+    for untouched in (first, grandchild.pid, main.pid):
+        assert psutil.Process(untouched).status() != psutil.STATUS_ZOMBIE
     with pytest.raises(NotOurs, match="it has exited"):
-        signal_worker(main.pid, first, sampled.created, signal.SIGTERM)
-    assert pid_gone(first) or psutil.Process(first).create_time() != sampled.created
+        signal_worker(main.pid, second, created, signal.SIGTERM)  # a zombie: exited

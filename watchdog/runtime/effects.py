@@ -51,7 +51,7 @@ from watchdog.process.handover import until_accepting
 from watchdog.process.heldsocket import socket_inode
 from watchdog.process.quiesce import stop_accepting
 from watchdog.process.tree import freeze_tree, stop_tree
-from watchdog.process.workers import NotOurs, signal_worker
+from watchdog.process.workers import NotALeaf, NotOurs, signal_worker
 from watchdog.runtime.shell import Shell, settle
 
 SNAPSHOT_SAMPLES = 20  # the last samples a diagnostic snapshot shows
@@ -170,6 +170,8 @@ class Effects:
             signal_worker(child.pid, pid, command.created, command.signal)
         except NotOurs as exc:
             error, gone = str(exc), True
+        except NotALeaf as exc:
+            error = str(exc)
         except OSError as exc:
             error = str(exc) or type(exc).__name__
         return WorkerSignalled(generation, pid, error, gone, self.shell.clock())

@@ -291,3 +291,17 @@ def test_a_signal_outcome_in_any_state_is_handled_or_ignored(state: ChildState) 
         run.feed(50.0, WorkerSignalled(gen, 201, "it has exited", True, 50.0))
         run.feed(50.0, WorkerSignalled(gen, 201, "denied", False, 50.0))
     assert run.state is state
+
+
+def test_a_reload_that_turns_recycling_off_and_on_again_starts_afresh() -> None:
+    """Off, nothing of the paused recycling is kept: a cap set again recycles at once."""
+    run = running(worker_recycles_per_hour=1)
+    recycle(run, 1.0, worker(201, 150))
+    run.feed(2.0, Sampled(sample(2.0, worker(202, 150))))
+    assert run.event("worker_recycling_paused")
+    for at, cap in ((3.0, None), (5.0, "100MB")):
+        run.feed(at, Signalled("SIGHUP", at))
+        run.feed(at, ConfigRead(config(resources={"memory": {"max_worker_rss": cap}}), (), at))
+        run.feed(at, Reconfigured((), at))
+        run.feed(at + 0.5, Sampled(sample(at + 0.5, worker(202, 150))))
+    assert [s.pid for s in signals(run.commands)] == [201, 202]

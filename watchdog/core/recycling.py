@@ -32,8 +32,11 @@ class WorkerSteps(ControllerBase):
         """A worker over its cap is signalled while the app runs healthy: never while it
         starts, restarts, hands over or backs off, nor once the watchdog is stopping."""
         memory, child = self.config.resources.memory, self.child
-        if memory.max_worker_rss is None or child is None or sample.workers_of != child.generation:
-            return  # off, or the workers of a child already let go of
+        if memory.max_worker_rss is None:
+            self.recycler = None  # off: a reload that sets a cap again starts afresh
+            return
+        if child is None or sample.workers_of != child.generation:
+            return  # the workers of a child already let go of
         if self.state is not ChildState.RUNNING or self.exiting:
             return
         recycler = self.recycler

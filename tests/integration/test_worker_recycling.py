@@ -15,12 +15,16 @@ import pytest
 
 from tests.conftest import APPS, fast_config, free_port, poll
 from tests.loadgen import Load
+from tests.served import COMMANDS, UVICORN_RESIDUAL_BOUND, held_config
 
 pytest.importorskip("gunicorn")
 
 CAP_MB = 100  # a worker of either app starts at 20-50 MB
 LEAK_MB = 120
 RATE = 20  # requests a second on new connections: a light load, across the recycling
+# Probes are not what is tested here: lenient, so that a busy host restarts nothing.
+HEALTH = {"interval": "500ms", "timeout": "400ms", "max_failures": 5, "startup_timeout": "20s"}
+RESOURCES = {"interval": "200ms", "memory": {"max_worker_rss": f"{CAP_MB}MB"}}
 
 
 def _command(server: str, port: int) -> list[str]:
@@ -32,12 +36,12 @@ def _command(server: str, port: int) -> list[str]:
 
 
 def _config(server: str, port: int) -> dict:
-    config = fast_config(
-        port,
-        [],
-        health={"interval": "300ms", "timeout": "250ms", "startup_timeout": "20s"},
-        resources={"interval": "200ms", "memory": {"max_worker_rss": f"{CAP_MB}MB"}},
-    )
+    if server == "gunicorn-gthread-held":  # on the watchdog's held socket, by the recipe
+        config = held_config(port, COMMANDS["gunicorn-gthread"], "stop_start")
+        config["health"].update(HEALTH)
+        config["resources"] = RESOURCES
+        return config
+    config = fast_config(port, [], health=HEALTH, resources=RESOURCES)
     config["app"] = {
         "name": f"{server}_workers",
         "command": _command(server, port),
@@ -63,6 +67,7 @@ def _workers(master: int) -> set[int]:
     "server",
     [
         "gunicorn",
+        "gunicorn-gthread-held",
         pytest.param(
             "uvicorn",
             marks=pytest.mark.skipif(
@@ -75,7 +80,7 @@ def test_the_leaking_worker_is_recycled_alone_and_the_app_serves_on(
     run_watchdog, server: str
 ) -> None:
     """The worker over max_worker_rss gets SIGTERM and its master starts another; nothing
-    else stops, no request fails."""
+    else stops, nothing is refused, and no request fails (but uvicorn's known residual)."""
     port = free_port()
     watchdog = run_watchdog(_config(server, port))
     watchdog.wait_for("child_healthy", timeout=30)
@@ -105,4 +110,11 @@ def test_the_leaking_worker_is_recycled_alone_and_the_app_serves_on(
     assert not watchdog.events("child_exited")
     assert not watchdog.events("worker_recycling_paused")
     assert report.outcomes, "the load ran"
-    assert report.counts == {"ok": len(report.outcomes)}, report.counts
+    if server != "uvicorn":
+        assert report.counts == {"ok": len(report.outcomes)}, report.counts
+        return
+    # uvicorn closes a connection it had accepted but not yet read when a worker's shutdown
+    # begins (tests/served.py assert_nothing_lost): rare at this rate, never a refusal.
+    lost = {result: n for result, n in report.counts.items() if result != "ok"}
+    assert set(lost) <= {"reset", "empty answer"}, report.counts
+    assert sum(lost.values()) <= UVICORN_RESIDUAL_BOUND, report.counts

@@ -87,17 +87,16 @@ class WorkerRecycler:
         over = [worker for worker in workers if worker.rss >= cap]
         if not over:
             return decisions
+        worker = max(over, key=lambda worker: worker.rss)
         while self.recent and self.recent[0] <= now - HOUR:
             self.recent.popleft()
         if len(self.recent) >= per_hour:
-            biggest = max(over, key=lambda worker: worker.rss)
             why = (
-                f"worker {biggest.pid} is at {biggest.rss / 2**20:.1f}MB, over its cap of"
+                f"worker {worker.pid} is at {worker.rss / 2**20:.1f}MB, over its cap of"
                 f" {format_size(cap)}, but {len(self.recent)} workers were recycled within the"
                 f" last hour (resources.memory.worker_recycles_per_hour: {per_hour})"
             )
             return [*decisions, self.pause(why)]
-        worker = max(over, key=lambda worker: worker.rss)
         self.awaited = Awaited(worker, frozenset(w.pid for w in workers), now)
         return [*decisions, Recycle(worker)]
 

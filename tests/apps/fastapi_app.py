@@ -43,3 +43,13 @@ async def work(ms: int = 0) -> dict[str, object]:
     """A request that takes `ms` milliseconds: in flight when a restart comes."""
     await asyncio.sleep(ms / 1000)
     return {"status": "ok", "pid": os.getpid(), "ms": ms}
+
+
+_kept: list[bytes] = []  # what /leak allocated in this worker
+
+
+@app.get("/leak")
+def leak(mb: int = 0) -> dict[str, object]:
+    """The worker that serves it keeps `mb` MB more (touched, so resident): one worker leaks."""
+    _kept.append(b"x" * (mb * 2**20))
+    return {"status": "ok", "pid": os.getpid(), "mb": mb}

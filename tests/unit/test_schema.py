@@ -96,6 +96,8 @@ NEW_VALUES: dict[str, object] = {  # keys whose value is null by default, or spe
     "app.listen": ListenSpec(host="127.0.0.1", port=9000),
     "app.stop_signal": signal.SIGINT,
     "resources.memory.max_rss": 2**30,
+    "resources.memory.max_worker_rss": 2**29,
+    "resources.memory.worker_signal": signal.SIGINT,
     "state.dir": Path("/srv/state"),
     "alerts.command": ("page-me",),
     "metrics.listen": ListenAddress("127.0.0.1", 9464),

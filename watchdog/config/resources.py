@@ -4,6 +4,7 @@ Every default is the guide's, declared in the schema."""
 
 from __future__ import annotations
 
+import signal
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +15,11 @@ from watchdog.core.units import format_duration
 
 __all__ = ["RSS_HISTORY_POINTS", "ResourcesConfig"]
 
+# Signals whose default action stops, continues or ignores a process rather than ending it.
+NOT_ENDING = frozenset(
+    f"SIG{name}" for name in ("STOP", "TSTP", "TTIN", "TTOU", "CONT", "CHLD", "URG", "WINCH")
+)
+
 
 @dataclass(frozen=True, slots=True)
 class MemoryConfig:
@@ -22,6 +28,9 @@ class MemoryConfig:
     sustain: float
     max_rss: int | None
     cap_interval: float
+    max_worker_rss: int | None
+    worker_signal: signal.Signals
+    worker_recycles_per_hour: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +118,7 @@ def resource_rules(reading: Reading) -> None:
     for path in GROUPS:
         if f"{path}.warning" in KEYS and f"{path}.critical" in KEYS:
             _ordered(reading, f"{path}.warning", f"{path}.critical")
+    _check_workers(reading)
     paths = reading["resources.disk.paths"]  # none written: the logs' filesystem and /
     reading["resources.disk.paths"] = tuple(paths or (reading["logging.dir"], Path("/")))
     _check_trend(reading)
@@ -119,6 +129,17 @@ def _ordered(reading: Reading, low: str, high: str) -> None:
         shown = KEYS[high].kind.spelled
         problem = f"less than {reading.name_of(high)} ({shown(reading[high])})"
         reading.problem(low, problem, KEYS[low].kind.spelled(reading[low]))
+
+
+def _check_workers(reading: Reading) -> None:
+    worker_cap, cap = "resources.memory.max_worker_rss", "resources.memory.max_rss"
+    if reading[worker_cap] is not None and reading[cap] is not None:
+        _ordered(reading, worker_cap, cap)  # the tree holds the worker: its cap would act first
+    sent = reading["resources.memory.worker_signal"]
+    if reading.valid("resources.memory.worker_signal") and sent.name in NOT_ENDING:
+        # A worker stopped, not ended, is never replaced: each one would be lost in turn.
+        problem = "a signal that ends a process, like TERM, INT, QUIT or KILL"
+        reading.problem("resources.memory.worker_signal", problem, sent.name.removeprefix("SIG"))
 
 
 def _check_trend(reading: Reading) -> None:

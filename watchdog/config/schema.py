@@ -198,6 +198,17 @@ SCHEMA: tuple[Group | Key, ...] = (
     Key("resources.memory.cap_interval", DURATION, "100ms", "at the next RSS check",
         "with `max_rss`: the quickest pace of the RSS-only check (near the cap or growing fast;"
         " at least every second)"),
+    # A pre-fork server replaces a worker that exits: the worker over its cap goes alone, its
+    # master starts another, and the app never stops serving.
+    Key("resources.memory.max_worker_rss", CAP, None, NEXT_SAMPLE,
+        "e.g. `300MB`: a worker (each direct child of the app's main process) at or over it"
+        " gets `worker_signal`, one at a time, while the app is running; see [recycling one"
+        " worker](#recycling-one-worker-pre-fork-servers)"),
+    Key("resources.memory.worker_signal", SIGNAL, "TERM", NEXT_SAMPLE,
+        "sent to that worker alone (gunicorn and uvicorn workers finish their requests on TERM)"),
+    Key("resources.memory.worker_recycles_per_hour", whole(1, "workers"), 12, NEXT_SAMPLE,
+        "the most workers recycled within any hour; one more due pauses recycling until the"
+        " app next starts (`worker_recycling_paused`), and the whole app's rules act alone"),
     Group("resources.cpu", "the child tree's CPU"),
     Key("resources.cpu.warning", PERCENT, 85, NEXT_SAMPLE,
         "% of the machine, or of one core with `per_core: true`"),

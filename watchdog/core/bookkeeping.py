@@ -23,7 +23,7 @@ from watchdog.core.lifecycle import (
     Lifecycle,
     Trigger,
 )
-from watchdog.core.observations import ChildExit
+from watchdog.core.observations import ChildExit, Sample
 from watchdog.core.planned import Planner
 from watchdog.core.policy import Policy
 
@@ -254,6 +254,9 @@ class ControllerBase:
         raise NotImplementedError
 
     def _account(self, decision: Respawn | GiveUp) -> None:
+        raise NotImplementedError
+
+    def _recycle_workers(self, sample: Sample) -> None:
         raise NotImplementedError
 
     def _finish(self) -> None:

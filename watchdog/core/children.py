@@ -119,6 +119,7 @@ class ChildSteps(ControllerBase):
         record.update(self.baseline_record() or {})
         self._emit("resource_sample", category="performance", also=MEMORY, **record)
         self._decide(self.policy.on_sample(fact.sample))
+        self._recycle_workers(fact.sample)
 
     def on_cap_crossed(self, fact: CapCrossed) -> None:
         if self._counting(fact.generation):

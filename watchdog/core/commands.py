@@ -161,6 +161,17 @@ class PostApp:
     timeout: float
 
 
+@dataclass(frozen=True, slots=True)
+class SignalWorker:
+    """Send `signal` to worker `pid` of `generation`, only if it still is that worker: a
+    direct child of that generation's main process, created at `created` (-> WorkerSignalled)."""
+
+    generation: int
+    pid: int
+    created: float
+    signal: int
+
+
 Command = (
     Spawn
     | StartProbes
@@ -181,4 +192,5 @@ Command = (
     | Exit
     | SignalApp
     | PostApp
+    | SignalWorker
 )

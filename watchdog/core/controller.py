@@ -33,18 +33,22 @@ from watchdog.core.facts import (
     Stopped,
     StoppedAccepting,
     TimerFired,
+    WorkerSignalled,
     WorkersReplaced,
 )
 from watchdog.core.inplace import ReloadSteps
 from watchdog.core.kills import KillSteps
 from watchdog.core.overlap import OverlapSteps
+from watchdog.core.recycling import WorkerSteps
 from watchdog.core.remedysteps import RemedySteps
 from watchdog.core.requests import RequestSteps
 
 __all__ = ["Controller", "FromNow"]
 
 
-class Controller(ChildSteps, KillSteps, OverlapSteps, ReloadSteps, RequestSteps, RemedySteps):
+class Controller(
+    ChildSteps, KillSteps, OverlapSteps, ReloadSteps, RequestSteps, RemedySteps, WorkerSteps
+):
     """Routes each fact to its step; ends every step with the wake-up it needs next."""
 
     def step(self, fact: Fact, now: float) -> list[Command]:
@@ -78,4 +82,5 @@ class Controller(ChildSteps, KillSteps, OverlapSteps, ReloadSteps, RequestSteps,
         ConfigRead: RequestSteps.on_config_read,
         Reconfigured: RequestSteps.on_reconfigured,
         RemedyDone: RemedySteps.on_remedy_done,
+        WorkerSignalled: WorkerSteps.on_worker_signalled,
     }

@@ -183,6 +183,18 @@ class RemedyDone:
     at: float
 
 
+@dataclass(frozen=True, slots=True)
+class WorkerSignalled:
+    """A SignalWorker is done: `error` None if the signal went to the worker, else why not;
+    `gone`: the worker sampled is no longer there (it exited, or its pid is another's)."""
+
+    generation: int
+    pid: int
+    error: str | None
+    gone: bool
+    at: float
+
+
 Fact = (
     Booted
     | Spawned
@@ -203,4 +215,5 @@ Fact = (
     | Reconfigured
     | TimerFired
     | RemedyDone
+    | WorkerSignalled
 )

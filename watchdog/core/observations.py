@@ -42,6 +42,16 @@ class DiskUsage:
 
 
 @dataclass(frozen=True, slots=True)
+class WorkerSample:
+    """A direct child of the app's main process (a pre-fork server's worker), as sampled:
+    `created` (psutil's create time) tells it from a later process with the same pid."""
+
+    pid: int
+    created: float
+    rss: int
+
+
+@dataclass(frozen=True, slots=True)
 class Sample:
     """One look at the child's process tree and the host, at `at` on the monotonic clock.
 
@@ -63,6 +73,9 @@ class Sample:
     host_cpu: float
     disks: tuple[DiskUsage, ...]
     pids: tuple[int, ...] = ()  # the tree as found, for the quick cap checks until the next
+    # The direct children of `workers_of`'s main process (the generation probed then).
+    workers: tuple[WorkerSample, ...] = ()
+    workers_of: int | None = None
 
     @property
     def memory_percent(self) -> float:

@@ -58,6 +58,7 @@ FAMILIES = {
     "watchdog_restarts_total": ("counter", "Restarts and deaths of the app, by reason.", None),
     "watchdog_last_restart_timestamp_seconds": ("gauge", "Unix time of the last restart.", None),
     "watchdog_remedies_total": ("counter", "Remedies asked of the app, by verdict.", None),
+    "watchdog_worker_recycles_total": ("counter", "Workers signalled over their own cap.", None),
     "watchdog_probe_duration_seconds": ("histogram", "Latency of the health probes.", None),
     "watchdog_probes_total": ("counter", "Health probes of the app, by result.", None),
     "watchdog_probe_failures_consecutive": ("gauge", "Failed health probes in a row.", None),
@@ -155,6 +156,7 @@ class Metrics:
             self._set("watchdog_restarts_total", 0, reason=kind)
         for result in ("ok", "failed"):
             self._set("watchdog_probes_total", 0, result=result)
+        self._set("watchdog_worker_recycles_total", 0)
 
     def _set(self, name: str, value: float, **labels: str) -> None:
         self._values[name][tuple(labels.items())] = value
@@ -194,22 +196,27 @@ class Metrics:
                 self._buckets[bisect.bisect_left(BUCKETS, latency)] += 1
                 self._probe_sum += latency
         elif name == "resource_sample":
-            for family, (_, _, key) in FAMILIES.items():
-                value = _number(fields.get(key)) if key else None
-                if value is not None:
-                    self._set(family, value / 1000 if key.endswith("_ms") else value)
-            disks = fields.get("disks")
-            if isinstance(disks, Mapping):  # replaced whole: a reload may drop a path
-                numbers = {(("path", str(path)),): _number(v) for path, v in disks.items()}
-                self._values["watchdog_disk_used_percent"] = {
-                    labels: value for labels, value in numbers.items() if value is not None
-                }
+            self._sampled(fields)
         elif name in REMEDY_OUTCOMES and fields.get("metric") in REMEDIED:
             outcome = REMEDY_OUTCOMES[name]
             self._count("watchdog_remedies_total", metric=str(fields["metric"]), outcome=outcome)
+        elif name == "worker_recycled":
+            self._count("watchdog_worker_recycles_total")
         elif name == "level_changed" and fields.get("status") in LEVELS:
             # At once; `show_levels` then keeps every graded metric, changed or not.
             self._set("watchdog_level", LEVELS[fields["status"]], metric=str(fields.get("metric")))
+
+    def _sampled(self, fields: Mapping[str, object]) -> None:
+        for family, (_, _, key) in FAMILIES.items():
+            value = _number(fields.get(key)) if key else None
+            if value is not None:
+                self._set(family, value / 1000 if key.endswith("_ms") else value)
+        disks = fields.get("disks")
+        if isinstance(disks, Mapping):  # replaced whole: a reload may drop a path
+            numbers = {(("path", str(path)),): _number(v) for path, v in disks.items()}
+            self._values["watchdog_disk_used_percent"] = {
+                labels: value for labels, value in numbers.items() if value is not None
+            }
 
     def show_levels(self, levels: Mapping[str, Mapping[str, object]]) -> None:
         """Every graded metric's level, as the state file has them (0 for a normal one that

@@ -76,7 +76,8 @@ def _alive(process: psutil.Process) -> bool:
 
 
 def children_of(pid: int) -> list[int]:
-    """`pid`'s own children (its workers, for a pre-fork server); [] once it is gone."""
+    """`pid`'s own children (its workers, for a pre-fork server); [] once it is gone, or
+    on a kernel without CONFIG_PROC_CHILDREN."""
     try:
         return _children_of(pid)
     except (OSError, ValueError):

@@ -10,7 +10,7 @@ import random
 import signal
 from collections.abc import Callable
 
-from watchdog.core.commands import Spawn
+from watchdog.core.commands import SignalWorker, Spawn
 from watchdog.core.facts import (
     Accepting,
     Fact,
@@ -21,6 +21,7 @@ from watchdog.core.facts import (
     StopOutcome,
     Stopped,
     StoppedAccepting,
+    WorkerSignalled,
     WorkersReplaced,
 )
 from watchdog.core.units import format_duration
@@ -29,6 +30,7 @@ from watchdog.process.handover import until_accepting
 from watchdog.process.heldsocket import socket_inode
 from watchdog.process.quiesce import stop_accepting
 from watchdog.process.tree import children_of, stop_tree
+from watchdog.process.workers import NotALeaf, NotOurs, signal_worker
 from watchdog.runtime.shell import Shell, settle
 
 WORKERS_POLL = 0.05  # seconds between looks for the reloaded master's new workers
@@ -131,3 +133,21 @@ class ChildEffects:
                 return
         why = f"no new workers within health.startup_timeout ({format_duration(timeout)})"
         self._queue(NotReloaded(generation, why, clock()))
+
+    def _signal_worker(self, command: SignalWorker) -> Fact:
+        """The signal goes only to the worker sampled, proven ours: a direct child of that
+        generation's main process, which has not exited, with the same create time."""
+        generation, pid = command.generation, command.pid
+        child = self.shell.children.get(generation)
+        error, gone = None, False
+        try:
+            if child is None or child.exited.done():
+                raise NotOurs("the app's main process has exited")
+            signal_worker(child.pid, pid, command.created, command.signal)
+        except NotOurs as exc:
+            error, gone = str(exc), True
+        except NotALeaf as exc:
+            error = str(exc)
+        except OSError as exc:
+            error = str(exc) or type(exc).__name__
+        return WorkerSignalled(generation, pid, error, gone, self.shell.clock())

@@ -27,6 +27,7 @@ from watchdog.core.commands import (
     Reconfigure,
     ReloadInPlace,
     SignalApp,
+    SignalWorker,
     Spawn,
     StartProbes,
     StopAccepting,
@@ -35,10 +36,7 @@ from watchdog.core.commands import (
     TakeSnapshot,
     WatchAccepting,
 )
-from watchdog.core.facts import (
-    Fact,
-    SnapshotTaken,
-)
+from watchdog.core.facts import Fact, SnapshotTaken
 from watchdog.outputs.logs import clean_logs
 from watchdog.process.tree import freeze_tree
 from watchdog.runtime.childeffects import ChildEffects
@@ -192,5 +190,6 @@ Effects._handlers.update(
         Reconfigure: Effects._reconfigure,
         SignalApp: Effects._signal_app,
         PostApp: Effects._post_app,
+        SignalWorker: Effects._signal_worker,
     }
 )

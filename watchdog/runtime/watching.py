@@ -54,8 +54,10 @@ async def sample_loop(shell: Shell, queue: Queue) -> None:
     while True:
         await asyncio.sleep(shell.config.resources.interval)
         sampler.disk_paths = tuple(shell.config.resources.disk.paths)  # a reload may change them
+        generation = shell.watched
+        child = shell.children.get(generation) if generation is not None else None
         try:
-            sample = sampler.sample()
+            sample = sampler.sample(child.pid if child else None, generation)
         except Exception as exc:  # noqa: BLE001 - a bad sample must not end sampling
             if not failing:
                 shell.emit("sample_failed", level="error", error=repr(exc))

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import psutil
 
-from watchdog.core.observations import DiskUsage, Sample
-from watchdog.process.tree import app_processes
+from watchdog.core.observations import DiskUsage, Sample, WorkerSample
+from watchdog.process.tree import app_processes, children_of
 from watchdog.sensors.cgroup import MemoryLimit, memory_limit, usage_percent
 
 LIMIT_REFRESH = 60.0  # seconds between reads of the cgroup memory limit
@@ -31,12 +31,19 @@ class Sampler:
         self._limit: MemoryLimit | None = None
         self._limit_at = 0.0
 
-    def sample(self) -> Sample:
+    def sample(self, main: int | None = None, generation: int | None = None) -> Sample:
+        """The tree and the host; with `main` (the pid of `generation`'s child), also the
+        figures of each of its direct children, its workers if it is a pre-fork server."""
         now, wall = self._clock(), time.time()
         procs = rss = threads = fds = 0
         cpu_seconds = 0.0
         seen: dict[int, tuple[float, float]] = {}
-        for process in app_processes():
+        workers: list[WorkerSample] = []
+        tree = app_processes()
+        # A few reads of the main process's own children lists, whatever the tree's size
+        # (psutil's ppid() would read each process's stat file once more).
+        its_children = set(children_of(main)) if main is not None else set()
+        for process in tree:
             try:
                 with process.oneshot():
                     if process.status() == psutil.STATUS_ZOMBIE:
@@ -56,6 +63,8 @@ class Sampler:
             threads += its_threads
             fds += its_fds
             seen[process.pid] = (created, used)
+            if process.pid in its_children:
+                workers.append(WorkerSample(process.pid, created, its_rss))
             cpu_seconds += self._cpu_since_last(process.pid, created, used, wall)
         self._cpu_seen = seen
         elapsed = now - self._last[0] if self._last else 0.0
@@ -79,6 +88,8 @@ class Sampler:
             host_cpu=psutil.cpu_percent(interval=None),
             disks=tuple(_disks(self.disk_paths)),
             pids=tuple(seen),
+            workers=tuple(workers),
+            workers_of=generation if main is not None else None,
         )
 
     def _cpu_since_last(self, pid: int, created: float, used: float, wall: float) -> float:

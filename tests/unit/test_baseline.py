@@ -6,10 +6,10 @@ import pytest
 
 from tests.unit.histories import Run, config, failed, ok
 from watchdog.config.resources import DegradationConfig
-from watchdog.core.baseline import Baseline, Degraded, DegradedTooLong, Learned, Recovered
 from watchdog.core.commands import StopTree, WakeAt
 from watchdog.core.facts import Probed, TimerFired
 from watchdog.core.observations import ProbeResult
+from watchdog.core.rules.baseline import Baseline, Degraded, DegradedTooLong, Learned, Recovered
 
 SETTINGS = DegradationConfig(ratio=3.0, floor=0.05, sustain=10.0, warmup=5.0, probes=5, window=3)
 

@@ -8,7 +8,7 @@ from tests.unit.histories import Run, config, stops
 from watchdog.core.commands import StopTree, TakeSnapshot, WakeAt
 from watchdog.core.facts import ConfigRead, Reconfigured, Signalled, TimerFired
 from watchdog.core.lifecycle import ChildState
-from watchdog.core.planned import DailyWindow, daily_window
+from watchdog.core.rules.planned import DailyWindow, daily_window
 
 HOUR = 3600.0
 

@@ -20,7 +20,7 @@ from watchdog.core.facts import (
 )
 from watchdog.core.lifecycle import ChildState
 from watchdog.core.observations import Sample, WorkerSample
-from watchdog.core.workers import REPLACE_WITHIN
+from watchdog.core.rules.workers import REPLACE_WITHIN
 
 MB = 2**20
 CAP = {"max_worker_rss": "100MB"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from watchdog.core.levels import (
+from watchdog.core.rules.levels import (
     ErrorRate,
     Level,
     LevelChanged,

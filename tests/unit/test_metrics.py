@@ -15,8 +15,8 @@ from watchdog.config import parse
 from watchdog.config.operations import MetricsConfig
 from watchdog.core.decisions import Restart
 from watchdog.core.observations import DiskUsage, ProbeResult, Sample
-from watchdog.core.policy import Policy
-from watchdog.core.resources import OverCap
+from watchdog.core.rules.policy import Policy
+from watchdog.core.rules.resources import OverCap
 from watchdog.outputs.events import Event
 from watchdog.outputs.metrics import BUCKETS, FAMILIES, RESTART_KINDS, Metrics, restart_kind
 

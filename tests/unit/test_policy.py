@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from watchdog.config import CrashLoopConfig, HealthConfig, RestartConfig
-from watchdog.core.crashes import CrashLoopDetector, RestartThrottle, backoff_delay
 from watchdog.core.decisions import (
     FailedStart,
     GiveUp,
@@ -16,7 +15,8 @@ from watchdog.core.decisions import (
     Restart,
 )
 from watchdog.core.observations import ChildExit, ProbeResult
-from watchdog.core.policy import Policy
+from watchdog.core.rules.crashes import CrashLoopDetector, RestartThrottle, backoff_delay
+from watchdog.core.rules.policy import Policy
 
 HEALTH = HealthConfig(
     url="http://127.0.0.1:8000/health",

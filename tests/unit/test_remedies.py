@@ -8,8 +8,8 @@ import pytest
 
 from watchdog.config.remedies import RemedyConfig
 from watchdog.core.facts import RemedyDone
-from watchdog.core.levels import MetricLevel
-from watchdog.core.remedies import RemedyRule, Send, Unchecked, Verdict, app_url
+from watchdog.core.rules.levels import MetricLevel
+from watchdog.core.rules.remedies import RemedyRule, Send, Unchecked, Verdict, app_url
 
 GEN = 1
 

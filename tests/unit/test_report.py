@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 
 from tests.conftest import Reports
-from watchdog.core.levels import Level, LevelChanged
 from watchdog.core.observations import DiskUsage, Sample
 from watchdog.core.report import report_level, sample_record
+from watchdog.core.rules.levels import Level, LevelChanged
 
 
 def logged(change: LevelChanged) -> dict[str, Any]:

@@ -10,10 +10,10 @@ import pytest
 from watchdog.config import parse
 from watchdog.config.resources import RSS_HISTORY_POINTS
 from watchdog.core.decisions import RecommendationWithdrawn, RecommendRestart, Restart
-from watchdog.core.levels import LevelChanged
 from watchdog.core.observations import DiskUsage, ProbeResult, Sample
-from watchdog.core.policy import Policy
-from watchdog.core.resources import DiskCritical, MemoryTrend, OverCap, format_size_short
+from watchdog.core.rules.levels import LevelChanged
+from watchdog.core.rules.policy import Policy
+from watchdog.core.rules.resources import DiskCritical, MemoryTrend, OverCap, format_size_short
 
 GB = 2**30
 LIMIT = 10 * GB

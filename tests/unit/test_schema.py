@@ -22,7 +22,7 @@ from watchdog.config.remedies import REMEDIED
 from watchdog.config.schema import CHILDREN, GROUPS, KEYS, REFUSED, RESTARTS, default
 from watchdog.core.commands import ReadConfig, Reconfigure
 from watchdog.core.facts import ConfigRead, Reconfigured, Signalled
-from watchdog.core.planned import DailyWindow
+from watchdog.core.rules.planned import DailyWindow
 
 BASE = Path("/srv/schema-tests")
 # Keys whose default the rules replace with one that depends on another key.

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from watchdog.core.trend import steady_growth, theil_sen, thin
+from watchdog.core.rules.trend import steady_growth, theil_sen, thin
 
 MB = 2**20
 

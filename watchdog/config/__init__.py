@@ -50,7 +50,7 @@ from watchdog.config.supervision import (
     health_rules,
     restart_rules,
 )
-from watchdog.core.planned import DailyWindow
+from watchdog.core.rules.planned import DailyWindow
 
 __all__ = [
     "AppConfig",

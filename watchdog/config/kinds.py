@@ -11,7 +11,7 @@ from typing import Any
 
 from watchdog.config import convert
 from watchdog.config.listen import listen_address, listen_spec
-from watchdog.core.planned import daily_window
+from watchdog.core.rules.planned import daily_window
 from watchdog.core.units import format_duration, format_size
 
 Converter = Callable[[object], Any]

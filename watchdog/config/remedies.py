@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from watchdog.config import convert
 from watchdog.config.kinds import Kind, choice, optional
 from watchdog.config.reader import show
-from watchdog.core.remedies import REMEDIED
+from watchdog.core.rules.remedies import REMEDIED
 from watchdog.core.units import format_duration
 
 if TYPE_CHECKING:

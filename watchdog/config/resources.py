@@ -10,7 +10,7 @@ from pathlib import Path
 
 from watchdog.config.reading import Reading
 from watchdog.config.schema import GROUPS, KEYS
-from watchdog.core.resources import RSS_HISTORY_POINTS
+from watchdog.core.rules.resources import RSS_HISTORY_POINTS
 from watchdog.core.units import format_duration
 
 __all__ = ["RSS_HISTORY_POINTS", "ResourcesConfig"]

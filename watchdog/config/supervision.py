@@ -9,7 +9,7 @@ from pathlib import Path
 from watchdog.config.reader import show
 from watchdog.config.reading import Reading
 from watchdog.config.schema import default
-from watchdog.core.planned import DailyWindow
+from watchdog.core.rules.planned import DailyWindow
 from watchdog.core.units import format_duration
 
 

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
-from watchdog.core.baseline import Baseline
 from watchdog.core.commands import Command, Emit
 from watchdog.core.decisions import Decision, GiveUp, Respawn
 from watchdog.core.facts import Exited, Spawned, Stopped
@@ -24,8 +23,9 @@ from watchdog.core.lifecycle import (
     Trigger,
 )
 from watchdog.core.observations import ChildExit, Sample
-from watchdog.core.planned import Planner
-from watchdog.core.policy import Policy
+from watchdog.core.rules.baseline import Baseline
+from watchdog.core.rules.planned import Planner
+from watchdog.core.rules.policy import Policy
 
 if TYPE_CHECKING:
     from watchdog.config import Config

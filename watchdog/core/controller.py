@@ -11,7 +11,6 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 from watchdog.core.bookkeeping import FromNow
-from watchdog.core.children import ChildSteps
 from watchdog.core.commands import Command, WakeAt
 from watchdog.core.facts import (
     Accepting,
@@ -36,12 +35,13 @@ from watchdog.core.facts import (
     WorkerSignalled,
     WorkersReplaced,
 )
-from watchdog.core.inplace import ReloadSteps
-from watchdog.core.kills import KillSteps
-from watchdog.core.overlap import OverlapSteps
-from watchdog.core.recycling import WorkerSteps
-from watchdog.core.remedysteps import RemedySteps
-from watchdog.core.requests import RequestSteps
+from watchdog.core.steps.children import ChildSteps
+from watchdog.core.steps.kills import KillSteps
+from watchdog.core.steps.overlap import OverlapSteps
+from watchdog.core.steps.reload import ReloadSteps
+from watchdog.core.steps.remedies import RemedySteps
+from watchdog.core.steps.requests import RequestSteps
+from watchdog.core.steps.workers import WorkerSteps
 
 __all__ = ["Controller", "FromNow"]
 

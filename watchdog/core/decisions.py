@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from watchdog.core.levels import LevelChanged
-from watchdog.core.resources import DiskCritical, MemoryTrend, OverCap
+from watchdog.core.rules.levels import LevelChanged
+from watchdog.core.rules.resources import DiskCritical, MemoryTrend, OverCap
 
 PROBES = "probes"
 FORECAST = "forecast"

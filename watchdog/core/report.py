@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol
 
-from watchdog.core.levels import Level, LevelChanged
 from watchdog.core.observations import ProbeResult, Sample
-from watchdog.core.resources import MemoryTrend
+from watchdog.core.rules.levels import Level, LevelChanged
+from watchdog.core.rules.resources import MemoryTrend
 
 if TYPE_CHECKING:
     from watchdog.config import HealthConfig

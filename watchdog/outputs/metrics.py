@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from watchdog.config.operations import MetricsConfig
-from watchdog.core.remedies import REMEDIED
+from watchdog.core.rules.remedies import REMEDIED
 from watchdog.outputs.events import Event
 from watchdog.outputs.scrape import ScrapeEndpoint
 

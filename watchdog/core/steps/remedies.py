@@ -10,7 +10,8 @@ from watchdog.core.bookkeeping import ControllerBase, Kill
 from watchdog.core.commands import PostApp, SignalApp
 from watchdog.core.facts import Fact, Probed, RemedyDone, Sampled
 from watchdog.core.lifecycle import ChildState
-from watchdog.core.remedies import (
+from watchdog.core.report import MEMORY
+from watchdog.core.rules.remedies import (
     REMEDIED,
     Attempt,
     RemedyDecision,
@@ -22,11 +23,10 @@ from watchdog.core.remedies import (
     shown,
     threshold_of,
 )
-from watchdog.core.report import MEMORY
 
 if TYPE_CHECKING:
     from watchdog.config import Config
-    from watchdog.core.levels import MetricLevel
+    from watchdog.core.rules.levels import MetricLevel
 
 S = ChildState
 LEFT = {

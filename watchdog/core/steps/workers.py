@@ -11,7 +11,7 @@ from watchdog.core.facts import WorkerSignalled
 from watchdog.core.lifecycle import ChildState
 from watchdog.core.observations import Sample
 from watchdog.core.report import MEMORY
-from watchdog.core.workers import Paused, Recycle, Replaced, WorkerRecycler
+from watchdog.core.rules.workers import Paused, Recycle, Replaced, WorkerRecycler
 
 if TYPE_CHECKING:
     from watchdog.config import Config

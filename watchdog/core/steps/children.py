@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import shlex
 
-from watchdog.core.baseline import Degraded, DegradedTooLong, Learned, Recovered
 from watchdog.core.bookkeeping import (
     ChildRecord,
     ControllerBase,
@@ -36,11 +35,12 @@ from watchdog.core.facts import (
     SpawnFailed,
     TimerFired,
 )
-from watchdog.core.levels import Level, LevelChanged
 from watchdog.core.lifecycle import ALIVE_STATES, ChildState, Trigger
 from watchdog.core.observations import ProbeResult
 from watchdog.core.report import MEMORY, report_level, report_probe, sample_record, trend_record
-from watchdog.core.resources import DiskCritical, MemoryTrend, OverCap
+from watchdog.core.rules.baseline import Degraded, DegradedTooLong, Learned, Recovered
+from watchdog.core.rules.levels import Level, LevelChanged
+from watchdog.core.rules.resources import DiskCritical, MemoryTrend, OverCap
 
 
 class ChildSteps(ControllerBase):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from watchdog.core.crashes import CrashLoopDetector, RestartThrottle, backoff_delay
 from watchdog.core.decisions import (
     FORECAST,
     OPERATOR,
@@ -23,9 +22,10 @@ from watchdog.core.decisions import (
     Respawn,
     Restart,
 )
-from watchdog.core.levels import Level, LevelChanged, SustainedCritical
 from watchdog.core.observations import ProbeResult, Sample
-from watchdog.core.resources import (
+from watchdog.core.rules.crashes import CrashLoopDetector, RestartThrottle, backoff_delay
+from watchdog.core.rules.levels import Level, LevelChanged, SustainedCritical
+from watchdog.core.rules.resources import (
     MemoryTrend,
     OverCap,
     ResourceDecision,

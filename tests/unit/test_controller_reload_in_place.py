@@ -6,15 +6,15 @@ import itertools
 
 from tests.unit.histories import Run, answers, config, failed, probes, stops
 from watchdog.core.bookkeeping import ControllerBase
-from watchdog.core.children import ChildSteps
 from watchdog.core.commands import ReloadInPlace, StartProbes, StopTree
 from watchdog.core.controller import Controller
 from watchdog.core.facts import NotReloaded, Signalled, TimerFired, WorkersReplaced
-from watchdog.core.inplace import ReloadSteps
-from watchdog.core.kills import KillSteps
 from watchdog.core.lifecycle import ChildState
-from watchdog.core.overlap import OverlapSteps
-from watchdog.core.requests import RequestSteps
+from watchdog.core.steps.children import ChildSteps
+from watchdog.core.steps.kills import KillSteps
+from watchdog.core.steps.overlap import OverlapSteps
+from watchdog.core.steps.reload import ReloadSteps
+from watchdog.core.steps.requests import RequestSteps
 
 
 def in_place() -> Run:

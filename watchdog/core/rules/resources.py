@@ -10,9 +10,15 @@ from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from watchdog.core.levels import ErrorRate, Level, LevelChanged, MetricLevel, SustainedCritical
 from watchdog.core.observations import ProbeResult, Sample
-from watchdog.core.trend import Trend, steady_growth
+from watchdog.core.rules.levels import (
+    ErrorRate,
+    Level,
+    LevelChanged,
+    MetricLevel,
+    SustainedCritical,
+)
+from watchdog.core.rules.trend import Trend, steady_growth
 from watchdog.core.units import format_size
 
 if TYPE_CHECKING:

@@ -13,7 +13,7 @@ from watchdog.core.bookkeeping import ControllerBase
 from watchdog.core.commands import ReloadInPlace, StartProbes
 from watchdog.core.facts import NotReloaded, WorkersReplaced
 from watchdog.core.lifecycle import ChildState, Trigger
-from watchdog.core.requests import APP_CHANGED
+from watchdog.core.steps.requests import APP_CHANGED
 
 
 class ReloadSteps(ControllerBase):

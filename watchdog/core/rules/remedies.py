@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from watchdog.core.levels import Level, MetricLevel
+from watchdog.core.rules.levels import Level, MetricLevel
 
 if TYPE_CHECKING:
     from watchdog.config.remedies import RemedyConfig

@@ -1,8 +1,9 @@
 """What the controller keeps between steps, and the small helpers every step uses.
 
-The steps themselves live in children.py (one child's story), overlap.py (two children
-at once) and requests.py (signals, operator restarts, reloads, the stop); controller.py
-puts them together behind `step`.
+The steps themselves live in steps/: children (one child's story), kills (snapshot, stop,
+sweep), overlap (two children at once), reload (in place), requests (signals, operator
+restarts, reloads, the stop), remedies and workers; controller.py puts them together
+behind `step`.
 """
 
 from __future__ import annotations

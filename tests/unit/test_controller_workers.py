@@ -305,3 +305,22 @@ def test_a_reload_that_turns_recycling_off_and_on_again_starts_afresh() -> None:
         run.feed(at, Reconfigured((), at))
         run.feed(at + 0.5, Sampled(sample(at + 0.5, worker(202, 150))))
     assert [s.pid for s in signals(run.commands)] == [201, 202]
+
+
+def test_a_reload_in_place_is_a_new_start_for_recycling() -> None:
+    """Paused until the app next starts: new workers from a reload in place are that start
+    (the same master, but every worker new), so recycling resumes with them."""
+    from watchdog.core.facts import Signalled, WorkersReplaced
+
+    run = Run(config(restart={"method": "signal"}, resources={"memory": {**CAP}}))
+    run.start()
+    sent = recycle(run, 1.0, worker(201, 150))
+    run.feed(2.0, WorkerSignalled(sent.generation, 201, "refused", False, 2.0))
+    assert "worker_recycling_paused" in run.events()
+    assert not signals(run.feed(3.0, Sampled(sample(3.0, worker(202, 150)))))
+    run.feed(4.0, Signalled("SIGUSR1", 4.0))
+    run.feed(4.5, WorkersReplaced(1, (202,), (301,), 4.5))
+    run.probe(4.6)
+    assert run.state is ChildState.RUNNING
+    said = run.feed(5.0, Sampled(sample(5.0, worker(301, 150))))
+    assert [s.pid for s in signals(said)] == [301]

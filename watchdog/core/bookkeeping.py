@@ -260,6 +260,9 @@ class ControllerBase:
     def _recycle_workers(self, sample: Sample) -> None:
         raise NotImplementedError
 
+    def _workers_renewed(self) -> None:
+        raise NotImplementedError
+
     def _finish(self) -> None:
         raise NotImplementedError
 

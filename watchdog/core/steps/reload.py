@@ -49,6 +49,7 @@ class ReloadSteps(ControllerBase):
         child.healthy = False
         self.policy.child_started(fact.at)
         self.planner.child_started(fact.at, child.lot)
+        self._workers_renewed()
         self._do(StartProbes(child.generation, 0.0, self.config.health.startup_interval))
 
     def on_not_reloaded(self, fact: NotReloaded) -> None:

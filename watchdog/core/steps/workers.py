@@ -55,6 +55,10 @@ class WorkerSteps(ControllerBase):
                 case Paused(reason):
                     self._recycling_paused(reason)
 
+    def _workers_renewed(self) -> None:
+        """Every worker new (a reload in place): recycling starts afresh, a pause ends."""
+        self.recycler = None
+
     def on_worker_signalled(self, fact: WorkerSignalled) -> None:
         recycler = self.recycler
         if recycler is None or recycler.generation != fact.generation:

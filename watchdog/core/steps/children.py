@@ -122,7 +122,9 @@ class ChildSteps(ControllerBase):
         self._recycle_workers(fact.sample)
 
     def on_cap_crossed(self, fact: CapCrossed) -> None:
-        if self._counting(fact.generation):
+        # A hard cap stays hard while a reload's new workers boot beside the old ones.
+        reloading = self.state is ChildState.RELOADING and self._current(fact.generation)
+        if self._counting(fact.generation) or reloading:
             self._decide(self.policy.on_rss(fact.tree_rss, fact.at))
 
     def on_timer(self, fact: TimerFired) -> None:
@@ -200,7 +202,7 @@ class ChildSteps(ControllerBase):
                 self._in_place_failed(f"its new workers were {reason}")
             case Restart(reason, source) if alive:
                 self._kill(Kill.RESTART, reason, diagnose=source != PLANNED)
-            case OverCap(reason) if alive:
+            case OverCap(reason) if alive or reloading:
                 self._kill(Kill.OVER_CAP, reason)
             case FailedStart(reason) if alive:
                 self._restart_outcome("restart_failed", detail=reason)

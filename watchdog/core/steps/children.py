@@ -53,9 +53,8 @@ class ChildSteps(ControllerBase):
             return  # a stop request came meanwhile: start nothing new
         self.previous_pid = self.child.pid if self.child else None
         self.generation += 1
-        self.app_changed_meanwhile = False  # this child starts with the config in force
         self._fire(Trigger.SPAWN)
-        self.child = ChildRecord(self.generation, self._now)
+        self.child = ChildRecord(self.generation, self._now, app=self.config.app)
         self._do(Spawn(self.generation))
 
     def on_spawned(self, fact: Spawned) -> None:
@@ -198,6 +197,7 @@ class ChildSteps(ControllerBase):
         match decision:
             case Healthy(startup) if alive or reloading:
                 self._healthy(startup)
+                self._restart_for_a_changed_app()  # reloaded in place, with the old command
             case FailedStart(reason) if reloading:
                 self._in_place_failed(f"its new workers were {reason}")
             case Restart(reason, source) if alive:

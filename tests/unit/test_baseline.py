@@ -7,7 +7,7 @@ import pytest
 from tests.unit.histories import Run, config, failed, ok
 from watchdog.config.resources import DegradationConfig
 from watchdog.core.commands import StopTree, WakeAt
-from watchdog.core.facts import Probed, TimerFired
+from watchdog.core.facts import ConfigRead, Probed, Reconfigured, Signalled, TimerFired
 from watchdog.core.observations import ProbeResult
 from watchdog.core.rules.baseline import Baseline, Degraded, DegradedTooLong, Learned, Recovered
 
@@ -129,3 +129,22 @@ def test_failed_probes_keep_the_baseline_untouched() -> None:
     run = _degrading()
     run.probe(7.0, failed(7.0))
     assert run.controller.baseline.learned is not None
+
+
+def test_a_reload_keeps_a_degradation_that_waits_for_the_window() -> None:
+    """A SIGHUP that changes nothing of it (here: the log level) must not forget it."""
+    window = {"window": "03:00-04:00"}
+    run = Run(config(restart=window, resources={"degradation": DEGRADING}))
+    run.start()
+    for at in range(2, 7):
+        run.feed(float(at), Probed(1, ok(float(at), latency=0.01)))
+    for at in range(7, 13):
+        run.feed(float(at), Probed(1, ok(float(at), latency=0.1)))
+    run.feed(13.0, TimerFired(13.0, time_of_day=12 * 3600.0))  # noon: it waits
+    run.feed(14.0, Signalled("SIGHUP", 14.0))
+    new = config(restart=window, resources={"degradation": DEGRADING}, logging={"level": "debug"})
+    run.feed(14.0, ConfigRead(new, (), 14.0))
+    run.feed(14.0, Reconfigured((), 14.0))
+    assert run.controller.view()["planned_restart"]["reason"].startswith("planned: degraded")
+    said = run.feed(15 * 3600.0, TimerFired(15 * 3600.0, time_of_day=3 * 3600.0 + 60))
+    assert run.event("restart_planned", said)["reason"].startswith("planned: degraded")

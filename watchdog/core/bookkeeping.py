@@ -208,13 +208,13 @@ class ControllerBase:
         }
 
     def _planned_view(self) -> dict[str, Any] | None:
-        due = self.planner.due
-        if due is None or self.state not in ALIVE_STATES:
+        due, at = self.planner.due, self.planner.expected_at()
+        if due is None or at is None or self.state not in ALIVE_STATES:
             return None
         window = self.planner.window
         return {
             "reason": due.reason,
-            "at": FromNow(max(due.at, self.planner.look_at or due.at) - self._now),
+            "at": FromNow(at - self._now),
             "window": None if window is None else str(window),
         }
 

@@ -80,6 +80,7 @@ class Planner:
         self.look_at: float | None = None  # a due restart waits for the window until then
         self._started: float | None = None
         self._lot = 0.0
+        self._clock: tuple[float, float] | None = None  # (now, time of day) last seen together
 
     def reconfigure(
         self, max_uptime: float | None, jitter: float | None, window: DailyWindow | None
@@ -132,6 +133,21 @@ class Planner:
     def consume(self) -> None:
         """The due restart was handed on (to the throttle): it is not due a second time."""
         self.due, self.look_at = None, None
+
+    def saw_the_clock(self, now: float, time_of_day: float) -> None:
+        self._clock = (now, time_of_day)
+
+    def expected_at(self) -> float | None:
+        """When the due restart will happen, for a person: its time, or the window's next
+        opening after it (from the last time of day seen; a DST change moves it an hour)."""
+        due = self.due
+        if due is None:
+            return None
+        at = max(due.at, self.look_at or due.at)
+        if self.window is None or due.urgent or self._clock is None:
+            return at
+        seen, time_of_day = self._clock
+        return at + self.window.wait((time_of_day + at - seen) % DAY)
 
     def deadline(self) -> float | None:
         """When `check` has something new to say."""

@@ -132,6 +132,8 @@ class ChildSteps(ControllerBase):
             self.respawn_at = None
             self._spawn()
         self._decide(self.policy.on_tick(self._now))
+        if fact.time_of_day is not None:
+            self.planner.saw_the_clock(self._now, fact.time_of_day)
         self._planned_restart(fact.time_of_day)
 
     def _planned_restart(self, time_of_day: float | None) -> None:

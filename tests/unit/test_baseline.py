@@ -5,11 +5,20 @@ from __future__ import annotations
 import pytest
 
 from tests.unit.histories import Run, config, failed, ok
+from tests.unit.test_metrics import feed, new_metrics, value
 from watchdog.config.resources import DegradationConfig
-from watchdog.core.commands import StopTree, WakeAt
-from watchdog.core.facts import Probed, TimerFired
-from watchdog.core.observations import ProbeResult
+from watchdog.core.commands import Emit, StopTree, WakeAt
+from watchdog.core.facts import (
+    ConfigRead,
+    Probed,
+    Reconfigured,
+    Sampled,
+    Signalled,
+    TimerFired,
+)
+from watchdog.core.observations import ProbeResult, Sample
 from watchdog.core.rules.baseline import Baseline, Degraded, DegradedTooLong, Learned, Recovered
+from watchdog.outputs.events import Event
 
 SETTINGS = DegradationConfig(ratio=3.0, floor=0.05, sustain=10.0, warmup=5.0, probes=5, window=3)
 
@@ -129,3 +138,46 @@ def test_failed_probes_keep_the_baseline_untouched() -> None:
     run = _degrading()
     run.probe(7.0, failed(7.0))
     assert run.controller.baseline.learned is not None
+
+
+def test_a_reload_keeps_a_degradation_that_waits_for_the_window() -> None:
+    """A SIGHUP that changes nothing of it (here: the log level) must not forget it."""
+    window = {"window": "03:00-04:00"}
+    run = Run(config(restart=window, resources={"degradation": DEGRADING}))
+    run.start()
+    for at in range(2, 7):
+        run.feed(float(at), Probed(1, ok(float(at), latency=0.01)))
+    for at in range(7, 13):
+        run.feed(float(at), Probed(1, ok(float(at), latency=0.1)))
+    run.feed(13.0, TimerFired(13.0, time_of_day=12 * 3600.0))  # noon: it waits
+    run.feed(14.0, Signalled("SIGHUP", 14.0))
+    new = config(restart=window, resources={"degradation": DEGRADING}, logging={"level": "debug"})
+    run.feed(14.0, ConfigRead(new, (), 14.0))
+    run.feed(14.0, Reconfigured((), 14.0))
+    assert run.controller.view()["planned_restart"]["reason"].startswith("planned: degraded")
+    said = run.feed(15 * 3600.0, TimerFired(15 * 3600.0, time_of_day=3 * 3600.0 + 60))
+    assert run.event("restart_planned", said)["reason"].startswith("planned: degraded")
+
+
+def test_a_childs_baseline_goes_with_it_from_status_samples_and_metrics() -> None:
+    """The gauges say 'this child': a new child's, until it learns its own, are none."""
+    run = _degrading()
+    for at in range(7, 10):
+        run.feed(float(at), Probed(1, ok(float(at), latency=0.1)))  # 10x its baseline
+    run.feed(10.0, Sampled(_sample(10.0)))
+    metrics = new_metrics()
+    emitted = [Event(c.name, fields=dict(c.fields)) for c in run.of(Emit)]
+    assert value(feed(metrics, *emitted), "watchdog_probe_latency_ratio") == 10.0
+    run.feed(11.0, Signalled("SIGUSR1", 11.0))
+    run.stopped(11.2)
+    assert run.controller.view()["baseline"] is None  # the new child boots: nothing learned
+    run.probe(11.3)
+    said = run.feed(12.0, Sampled(_sample(12.0)))
+    families = feed(metrics, *[Event(c.name, fields=dict(c.fields)) for c in run.of(Emit, said)])
+    for gauge in ("ratio", "median_seconds", "baseline_seconds"):
+        assert value(families, f"watchdog_probe_latency_{gauge}") is None, gauge
+    assert value(families, "watchdog_child_rss_baseline_bytes") is None
+
+
+def _sample(at: float) -> Sample:
+    return Sample(at, 1, 2**20, 0.0, 1, 4, 2, 2**30, "host", 10.0, 10.0, ())

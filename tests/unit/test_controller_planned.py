@@ -101,3 +101,31 @@ def test_a_reload_that_sets_max_uptime_plans_the_running_child() -> None:
 
 def test_the_window_is_shown_as_written() -> None:
     assert str(DailyWindow(3 * HOUR, 5 * HOUR)) == "03:00-05:00"
+
+
+def test_a_reload_does_not_announce_a_throttled_planned_restart_again() -> None:
+    run = planned(max_uptime="2m", min_interval="10m")
+    run.feed(1.0, Signalled("SIGUSR1", 1.0))
+    run.snapshot(1.1)
+    run.stopped(1.2)
+    run.probe(1.3)
+    run.feed(121.2, TimerFired(121.2, time_of_day=0.0))  # due, and throttled until 601
+    run.feed(200.0, Signalled("SIGHUP", 200.0))
+    same = config(
+        restart={"min_interval": "10m", "max_uptime": "2m"}, diagnostics={"enabled": True}
+    )
+    run.feed(200.0, ConfigRead(same, (), 200.0))
+    run.feed(200.0, Reconfigured((), 200.0))
+    run.feed(201.0, TimerFired(201.0, time_of_day=0.0))
+    assert run.events().count("restart_planned") == 1
+    assert "restart_triggered" in run.events(run.feed(601.0, TimerFired(601.0, time_of_day=0.0)))
+
+
+def test_status_shows_the_window_opening_a_restart_due_outside_it_waits_for() -> None:
+    """Due at 14:00 tomorrow, with a window at 03:00-05:00: it will happen at 03:00 after."""
+    run = planned(max_uptime="24h", window="03:00-05:00")
+    run.feed(1.0, TimerFired(1.0, time_of_day=14 * HOUR))
+    view = run.controller.view()["planned_restart"]
+    assert view["at"].seconds == pytest.approx(37 * HOUR)  # 14:00 + 24h, then 13h to 03:00
+    run.feed(2.0, TimerFired(2.0, time_of_day=14 * HOUR + 1))
+    assert run.controller.view()["planned_restart"]["at"].seconds == pytest.approx(37 * HOUR - 1)

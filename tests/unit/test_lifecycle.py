@@ -20,6 +20,7 @@ starting:   healthy>running exit>exited kill>restarting stop>stopping
 running:    exit>exited kill>restarting stop>stopping
 restarting: stop>stopping overlap>handover reload>reloading
 reloading:  healthy>running reload_failed>restarting exit>exited stop>stopping
+            kill>restarting
 stopping:   stopped>stopped
 handover:   accepted>draining fell_back>running fell_back_booting>starting exit>exited
             stop>stopping

@@ -29,7 +29,7 @@ from watchdog.core.rules.planned import Planner
 from watchdog.core.rules.policy import Policy
 
 if TYPE_CHECKING:
-    from watchdog.config import Config
+    from watchdog.config import AppConfig, Config
 
 EXIT_OK = 0
 EXIT_INTERNAL_ERROR = 1
@@ -58,6 +58,7 @@ class ChildRecord:
     exit_text: str | None = None
     never_started: bool = False  # its command could not be started at all
     lot: float = 0.0  # where its planned restart falls in max_uptime_jitter
+    app: AppConfig | None = None  # the app section it was started with
 
     @property
     def dead(self) -> bool:
@@ -110,7 +111,6 @@ class ControllerBase:
         # The child being taken off the held socket, and the step that follows once it is.
         self.quiescing: tuple[int, Callable[[], None]] | None = None
         self.quiesce_warned = False  # problems with it are a warning once, then info
-        self.app_changed_meanwhile = False  # a reload's new app section awaits its restart
         self.reload_confirmed = False  # reloading in place: the new workers are there
         self.reload_sent_at = 0.0
         self._tickets = 0
@@ -208,13 +208,13 @@ class ControllerBase:
         }
 
     def _planned_view(self) -> dict[str, Any] | None:
-        due = self.planner.due
-        if due is None or self.state not in ALIVE_STATES:
+        due, at = self.planner.due, self.planner.expected_at()
+        if due is None or at is None or self.state not in ALIVE_STATES:
             return None
         window = self.planner.window
         return {
             "reason": due.reason,
-            "at": FromNow(max(due.at, self.planner.look_at or due.at) - self._now),
+            "at": FromNow(at - self._now),
             "window": None if window is None else str(window),
         }
 
@@ -242,7 +242,7 @@ class ControllerBase:
     def _restart_for_a_changed_app(self) -> None:
         raise NotImplementedError
 
-    def _reloads_in_place(self, reason: str) -> bool:
+    def _reloads_in_place(self) -> bool:
         raise NotImplementedError
 
     def _reload_in_place(self) -> None:

@@ -60,6 +60,7 @@ TRANSITIONS: dict[tuple[ChildState, Trigger], ChildState] = {
     (S.RELOADING, T.HEALTHY): S.RUNNING,  # new workers answered: reloaded in place
     (S.RELOADING, T.RELOAD_FAILED): S.RESTARTING,  # not confirmed: the configured strategy
     (S.RELOADING, T.EXIT): S.EXITED,
+    (S.RELOADING, T.KILL): S.RESTARTING,  # its new workers over the hard cap
     (S.RELOADING, T.STOP): S.STOPPING,
     (S.HANDOVER, T.ACCEPTED): S.DRAINING,
     (S.HANDOVER, T.FELL_BACK): S.RUNNING,  # the new child never served: the old one does

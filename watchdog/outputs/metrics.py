@@ -93,6 +93,11 @@ FAMILIES = {
     "watchdog_disk_used_percent": ("gauge", "Space used on a watched disk, %.", None),
     "watchdog_level": ("gauge", "A metric's level: 0 normal, 1 warning, 2 critical.", None),
 }
+# The child's own baseline: a sample without one (a new child, not yet warmed up) has none,
+# rather than the last child's.
+BASELINE_KEYS = frozenset(
+    ("rss_baseline_bytes", "latency_baseline_ms", "latency_ms", "latency_ratio")
+)
 Labels = tuple[tuple[str, str], ...]
 
 
@@ -211,6 +216,8 @@ class Metrics:
             value = _number(fields.get(key)) if key else None
             if value is not None:
                 self._set(family, value / 1000 if key.endswith("_ms") else value)
+            elif key in BASELINE_KEYS:
+                self._values[family].clear()
         disks = fields.get("disks")
         if isinstance(disks, Mapping):  # replaced whole: a reload may drop a path
             numbers = {(("path", str(path)),): _number(v) for path, v in disks.items()}

@@ -81,7 +81,8 @@ class Baseline:
         self._degraded_since, self._said = None, False
 
     def child_gone(self) -> None:
-        self._healthy_at = None
+        """The child is being stopped: nothing of it is shown as the next one's."""
+        self.learned, self.rss, self._healthy_at = None, None, None
 
     @property
     def current(self) -> float | None:

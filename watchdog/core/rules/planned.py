@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from watchdog.core.units import format_duration
 
 DAY = 86400.0
+UPTIME = "max_uptime"  # how a due restart by age begins its reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,12 +80,17 @@ class Planner:
         self.look_at: float | None = None  # a due restart waits for the window until then
         self._started: float | None = None
         self._lot = 0.0
+        self._clock: tuple[float, float] | None = None  # (now, time of day) last seen together
 
     def reconfigure(
         self, max_uptime: float | None, jitter: float | None, window: DailyWindow | None
     ) -> None:
+        replan = (max_uptime, jitter) != (self.max_uptime, self.jitter)
         self.max_uptime, self.jitter, self.window = max_uptime, jitter, window
-        if self._started is not None and (self.due is None or not self.due.urgent):
+        # Only a new limit plans anew: a degradation stays due whatever the limit, and a
+        # restart already handed to the throttle is not due a second time.
+        degraded = self.due is not None and not self.due.reason.startswith(UPTIME)
+        if replan and self._started is not None and not degraded:
             self._plan_uptime()
 
     def child_started(self, at: float, lot: float) -> None:
@@ -101,7 +107,7 @@ class Planner:
             return
         spread = (self.jitter or 0.0) * self._lot
         at = self._started + self.max_uptime + spread
-        self.due = Due(f"max_uptime {_limit(self.max_uptime)}", at)
+        self.due = Due(f"{UPTIME} {_limit(self.max_uptime)}", at)
 
     def degraded(self, reason: str, now: float, urgent: bool) -> None:
         """A restart is due now for another reason (a degradation): it keeps the earliest."""
@@ -128,6 +134,21 @@ class Planner:
         """The due restart was handed on (to the throttle): it is not due a second time."""
         self.due, self.look_at = None, None
 
+    def saw_the_clock(self, now: float, time_of_day: float) -> None:
+        self._clock = (now, time_of_day)
+
+    def expected_at(self) -> float | None:
+        """When the due restart will happen, for a person: its time, or the window's next
+        opening after it (from the last time of day seen; a DST change moves it an hour)."""
+        due = self.due
+        if due is None:
+            return None
+        at = max(due.at, self.look_at or due.at)
+        if self.window is None or due.urgent or self._clock is None:
+            return at
+        seen, time_of_day = self._clock
+        return at + self.window.wait((time_of_day + at - seen) % DAY)
+
     def deadline(self) -> float | None:
         """When `check` has something new to say."""
         if self.look_at is not None:
@@ -135,7 +156,7 @@ class Planner:
         return None if self.due is None else self.due.at
 
     def _reason(self, due: Due, now: float) -> str:
-        if self._started is not None and due.reason.startswith("max_uptime"):
+        if self._started is not None and due.reason.startswith(UPTIME):
             return f"planned: uptime {_span(now - self._started)} ≥ {due.reason}"
         return due.reason
 

@@ -53,9 +53,8 @@ class ChildSteps(ControllerBase):
             return  # a stop request came meanwhile: start nothing new
         self.previous_pid = self.child.pid if self.child else None
         self.generation += 1
-        self.app_changed_meanwhile = False  # this child starts with the config in force
         self._fire(Trigger.SPAWN)
-        self.child = ChildRecord(self.generation, self._now)
+        self.child = ChildRecord(self.generation, self._now, app=self.config.app)
         self._do(Spawn(self.generation))
 
     def on_spawned(self, fact: Spawned) -> None:
@@ -122,7 +121,9 @@ class ChildSteps(ControllerBase):
         self._recycle_workers(fact.sample)
 
     def on_cap_crossed(self, fact: CapCrossed) -> None:
-        if self._counting(fact.generation):
+        # A hard cap stays hard while a reload's new workers boot beside the old ones.
+        reloading = self.state is ChildState.RELOADING and self._current(fact.generation)
+        if self._counting(fact.generation) or reloading:
             self._decide(self.policy.on_rss(fact.tree_rss, fact.at))
 
     def on_timer(self, fact: TimerFired) -> None:
@@ -131,6 +132,8 @@ class ChildSteps(ControllerBase):
             self.respawn_at = None
             self._spawn()
         self._decide(self.policy.on_tick(self._now))
+        if fact.time_of_day is not None:
+            self.planner.saw_the_clock(self._now, fact.time_of_day)
         self._planned_restart(fact.time_of_day)
 
     def _planned_restart(self, time_of_day: float | None) -> None:
@@ -196,11 +199,12 @@ class ChildSteps(ControllerBase):
         match decision:
             case Healthy(startup) if alive or reloading:
                 self._healthy(startup)
+                self._restart_for_a_changed_app()  # reloaded in place, with the old command
             case FailedStart(reason) if reloading:
                 self._in_place_failed(f"its new workers were {reason}")
             case Restart(reason, source) if alive:
                 self._kill(Kill.RESTART, reason, diagnose=source != PLANNED)
-            case OverCap(reason) if alive:
+            case OverCap(reason) if alive or reloading:
                 self._kill(Kill.OVER_CAP, reason)
             case FailedStart(reason) if alive:
                 self._restart_outcome("restart_failed", detail=reason)

@@ -115,7 +115,7 @@ class KillSteps(ControllerBase):
             )
         if plan.kind is not Kill.RESTART:
             self._stop_current()  # sick (no start, over its cap): nothing to hand over
-        elif self._reloads_in_place(plan.reason) and not self.exiting:
+        elif self._reloads_in_place() and not self.exiting:
             self._reload_in_place()
         else:
             self._restart_the_configured_way()

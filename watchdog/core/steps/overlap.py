@@ -27,7 +27,7 @@ class OverlapSteps(ControllerBase):
             self._stop_current(Plan(Kill.SHUTDOWN, STOPPING_REASON))
             return
         self.generation += 1
-        self.incoming = ChildRecord(self.generation, self._now)
+        self.incoming = ChildRecord(self.generation, self._now, app=self.config.app)
         self.incoming_cancelled = False
         self._fire(Trigger.OVERLAP)
         self._do(Spawn(self.generation, overlap=True))

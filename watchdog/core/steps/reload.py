@@ -13,13 +13,17 @@ from watchdog.core.bookkeeping import ControllerBase
 from watchdog.core.commands import ReloadInPlace, StartProbes
 from watchdog.core.facts import NotReloaded, WorkersReplaced
 from watchdog.core.lifecycle import ChildState, Trigger
-from watchdog.core.steps.requests import APP_CHANGED
 
 
 class ReloadSteps(ControllerBase):
-    def _reloads_in_place(self, reason: str) -> bool:
+    def _reloads_in_place(self) -> bool:
         """A config with a new app section needs a new command line: never in place."""
-        return self.config.restart.method == "signal" and reason != APP_CHANGED
+        child = self.child
+        return (
+            self.config.restart.method == "signal"
+            and child is not None
+            and child.app == self.config.app
+        )
 
     def _reload_in_place(self) -> None:
         child = self.child

@@ -90,9 +90,10 @@ class RequestSteps(ControllerBase):
             answer("ignored", detail=f"the app is {state.value}")
 
     def _restart_for_a_changed_app(self) -> None:
-        """A reload changed the app section during an overlap: its restart comes now."""
-        if self.app_changed_meanwhile:
-            self.app_changed_meanwhile = False
+        """A reload changed the app section during an overlap or a reload in place: the
+        child that serves once it is over runs the old one, and is restarted now."""
+        child = self.child
+        if child is not None and child.app != self.config.app:
             self._restart_on_request(APP_CHANGED)
 
     def _restart_outcome(self, outcome: str, **detail: Any) -> None:
@@ -208,11 +209,10 @@ class RequestSteps(ControllerBase):
             pace = new.health.interval if child.healthy else new.health.startup_interval
             self._do(StartProbes(child.generation, 0.0, pace))
         self._reload_done()
-        if new.app != old.app and self.incoming is not None:
-            # The overlap's new child was started with the old app section: once the
-            # handover ends (either way), the child that serves runs the old command.
-            self.app_changed_meanwhile = True
-        elif new.app != old.app:
+        # During a handover or a reload in place, the restart waits for its end (either
+        # way): the child that serves then may still run the old command.
+        waits = self.incoming is not None or self.state is ChildState.RELOADING
+        if new.app != old.app and not waits:
             self._restart_on_request(APP_CHANGED)
 
     def _reload_failed(self, errors: tuple[str, ...] | list[str]) -> None:

@@ -1,20 +1,34 @@
-"""A real FastAPI app for the integration tests, run by uvicorn."""
+"""A real FastAPI app for the integration tests, run by uvicorn.
+
+With SLOWER_BY or LEAK_PER_REQUEST set, every request ages it (see ageing.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-from fastapi import FastAPI, Response
+import ageing
+from fastapi import FastAPI, Request, Response
 
 # A file whose presence makes the next start fail at boot: a bad deploy, for a test.
 _crash_marker = os.environ.get("CRASH_AT_BOOT_IF")
 if _crash_marker and Path(_crash_marker).exists():
     raise SystemExit(f"fastapi_app: {_crash_marker} exists, failing at boot on purpose")
 
+# Seconds each worker spends loading this module, as an app with heavy imports does.
+time.sleep(float(os.environ.get("BOOT_DELAY", "0")))
+
 app = FastAPI()
+
+if ageing.ON:
+
+    @app.middleware("http")
+    async def age(request: Request, call_next: Callable) -> Response:
+        await asyncio.sleep(ageing.one_more())
+        return await call_next(request)
 
 
 _STARTED = time.monotonic()

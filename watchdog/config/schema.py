@@ -155,7 +155,7 @@ SCHEMA: tuple[Group | Key, ...] = (
         " new one accepts"),
     Key("restart.method", choice("stop", "signal"), "stop", "from the next restart",
         "`signal`: restart an app whose master replaces its own workers (gunicorn) by sending"
-        " it `reload_signal`, confirmed by new workers and a healthy answer; else `strategy`"),
+        " it `reload_signal`, confirmed by only new workers and a healthy answer; else `strategy`"),
     Key("restart.reload_signal", SIGNAL, "HUP", "from the next restart",
         "with `method: signal`: what the app's main process is sent"),
     Key("restart.max_uptime", optional(DURATION), None, "plans the current child's restart anew",

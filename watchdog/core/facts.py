@@ -115,7 +115,8 @@ class StoppedAccepting:
 
 @dataclass(frozen=True, slots=True)
 class WorkersReplaced:
-    """After the reload signal, the app's master started new workers of its own."""
+    """After the reload signal, the app's master runs new workers of its own, and none of
+    the old ones."""
 
     generation: int
     before: tuple[int, ...]

@@ -122,17 +122,16 @@ class ChildEffects:
             self._queue(NotReloaded(generation, why, clock()))
             return
         os.kill(child.pid, signal.Signals[signal_name])  # not reaped: the pid is still ours
-        deadline = clock() + timeout
+        deadline, workers = clock() + timeout, list(before)
         while clock() < deadline:
             await asyncio.sleep(WORKERS_POLL)
             if child.exited.done():
                 return  # its exit is a fact of its own
             workers = children_of(child.pid)
-            if any(pid not in before for pid in workers):
+            if replaced(before, workers):
                 self._queue(WorkersReplaced(generation, before, tuple(workers), clock()))
                 return
-        why = f"no new workers within health.startup_timeout ({format_duration(timeout)})"
-        self._queue(NotReloaded(generation, why, clock()))
+        self._queue(NotReloaded(generation, not_replaced(before, workers, timeout), clock()))
 
     def _signal_worker(self, command: SignalWorker) -> Fact:
         """The signal goes only to the worker sampled, proven ours: a direct child of that
@@ -151,3 +150,18 @@ class ChildEffects:
         except OSError as exc:
             error = str(exc) or type(exc).__name__
         return WorkerSignalled(generation, pid, error, gone, self.shell.clock())
+
+
+def replaced(before: tuple[int, ...], workers: list[int]) -> bool:
+    """New workers, and none of the old ones left: an answer now can only be a new one's.
+    gunicorn forks the new workers and TERMs the old at once, and an old worker may serve on
+    for a while; its answer would confirm a reload that has not happened yet."""
+    return bool(workers) and not set(before) & set(workers)
+
+
+def not_replaced(before: tuple[int, ...], workers: list[int], timeout: float) -> str:
+    within = f"within health.startup_timeout ({format_duration(timeout)})"
+    old = sorted(set(before) & set(workers))
+    if len(old) < len(workers):
+        return f"old workers {old} still running {within}: an answer could be theirs"
+    return f"no new workers {within}"

@@ -2,9 +2,9 @@
 HUP starts new workers and drains the old ones, with no gap on the socket), a restart is
 that signal instead of a stop.
 
-It is confirmed, not assumed: new worker pids under the same master, then a healthy
-answer within health.startup_timeout. What cannot be confirmed falls back to the configured
-restart (stop_start or overlap), and says so.
+It is confirmed, not assumed: new worker pids under the same master and none of the old
+ones left, then a healthy answer, within health.startup_timeout. What cannot be confirmed
+falls back to the configured restart (stop_start or overlap), and says so.
 """
 
 from __future__ import annotations

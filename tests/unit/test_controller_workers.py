@@ -324,3 +324,32 @@ def test_a_reload_in_place_is_a_new_start_for_recycling() -> None:
     assert run.state is ChildState.RUNNING
     said = run.feed(5.0, Sampled(sample(5.0, worker(301, 150))))
     assert [s.pid for s in signals(said)] == [301]
+
+
+def test_on_a_held_socket_the_worker_is_taken_off_it_before_its_signal() -> None:
+    """As before a planned stop: what waits on the socket is left to the other workers."""
+    run = Run(config(app={"listen": "127.0.0.1:8000"}, resources={"memory": CAP}))
+    run.start()
+    [sent] = signals(run.feed(1.0, Sampled(sample(1.0, worker(201, 40), worker(202, 100)))))
+    assert sent.quiesce
+    said = run.feed(1.1, WorkerSignalled(1, 202, None, False, 1.1, paused=2, unread=0))
+    recycled = run.event("worker_recycled", said)
+    assert (recycled["paused"], recycled["unread"]) == (2, 0)
+    assert "problems" not in recycled
+
+
+def test_what_could_not_be_taken_off_the_socket_is_said_with_the_recycle() -> None:
+    run = Run(config(app={"listen": "127.0.0.1:8000"}, resources={"memory": CAP}))
+    run.start()
+    run.feed(1.0, Sampled(sample(1.0, worker(202, 100))))
+    problem = ("cannot run the epoll helper: denied",)
+    said = run.feed(1.1, WorkerSignalled(1, 202, None, False, 1.1, problems=problem))
+    assert run.event("worker_recycled", said)["problems"] == list(problem)
+
+
+def test_without_a_held_socket_the_signal_goes_at_once() -> None:
+    run = running()
+    [sent] = signals(run.feed(1.0, Sampled(sample(1.0, worker(202, 100)))))
+    assert not sent.quiesce
+    said = run.feed(1.1, WorkerSignalled(1, 202, None, False, 1.1))
+    assert "paused" not in run.event("worker_recycled", said)

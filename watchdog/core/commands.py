@@ -164,12 +164,14 @@ class PostApp:
 @dataclass(frozen=True, slots=True)
 class SignalWorker:
     """Send `signal` to worker `pid` of `generation`, only if it still is that worker: a
-    direct child of that generation's main process, created at `created` (-> WorkerSignalled)."""
+    direct child of that generation's main process, created at `created` (-> WorkerSignalled).
+    `quiesce`: take it off the held socket first, as a planned stop does (StopAccepting)."""
 
     generation: int
     pid: int
     created: float
     signal: int
+    quiesce: bool = False
 
 
 Command = (

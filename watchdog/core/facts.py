@@ -194,6 +194,11 @@ class WorkerSignalled:
     error: str | None
     gone: bool
     at: float
+    # Taken off the held socket first: registrations paused, connections left unread, and
+    # what could not be done (the signal went all the same).
+    paused: int = 0
+    unread: int = 0
+    problems: tuple[str, ...] = ()
 
 
 Fact = (

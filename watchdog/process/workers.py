@@ -44,7 +44,17 @@ def signal_worker(main: int, pid: int, created: float, signum: int) -> None:
                 os.close(handle)
 
 
-def _signal_proven(handle: int | None, main: int, pid: int, created: float, signum: int) -> None:
+def prove_worker(main: int, pid: int, created: float) -> None:
+    """NotOurs or NotALeaf unless `pid` is still that worker, as signal_worker checks."""
+    try:
+        _proven(main, pid, created)
+    except (ProcessLookupError, psutil.NoSuchProcess):
+        raise NotOurs("it has exited") from None
+    except psutil.Error as exc:
+        raise PermissionError(f"not allowed to look at pid {pid}") from exc
+
+
+def _proven(main: int, pid: int, created: float) -> psutil.Process:
     process = psutil.Process(pid)
     with process.oneshot():
         identity = (process.create_time(), process.ppid(), process.status())
@@ -59,6 +69,11 @@ def _signal_proven(handle: int | None, main: int, pid: int, created: float, sign
             "it has processes of its own, as the server's master has when a wrapper that"
             " stays (a shell) is the app's main process"
         )
+    return process
+
+
+def _signal_proven(handle: int | None, main: int, pid: int, created: float, signum: int) -> None:
+    process = _proven(main, pid, created)
     if handle is not None:
         with contextlib.suppress(PermissionError):  # a filter on the call: psutil's way
             signal.pidfd_send_signal(handle, signum)

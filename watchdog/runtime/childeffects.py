@@ -9,6 +9,7 @@ import os
 import random
 import signal
 from collections.abc import Callable
+from dataclasses import replace
 
 from watchdog.core.commands import SignalWorker, Spawn
 from watchdog.core.facts import (
@@ -30,7 +31,7 @@ from watchdog.process.handover import until_accepting
 from watchdog.process.heldsocket import socket_inode
 from watchdog.process.quiesce import stop_accepting
 from watchdog.process.tree import children_of, stop_tree
-from watchdog.process.workers import NotALeaf, NotOurs, signal_worker
+from watchdog.process.workers import NotALeaf, NotOurs, prove_worker, signal_worker
 from watchdog.runtime.shell import Shell, settle
 
 WORKERS_POLL = 0.05  # seconds between looks for the reloaded master's new workers
@@ -133,15 +134,26 @@ class ChildEffects:
                 return
         self._queue(NotReloaded(generation, not_replaced(before, workers, timeout), clock()))
 
-    def _signal_worker(self, command: SignalWorker) -> Fact:
+    def _signal_worker(self, command: SignalWorker) -> None:
+        self._run(self._recycle_worker(command))
+
+    async def _recycle_worker(self, command: SignalWorker) -> None:
         """The signal goes only to the worker sampled, proven ours: a direct child of that
-        generation's main process, which has not exited, with the same create time."""
-        generation, pid = command.generation, command.pid
-        child = self.shell.children.get(generation)
-        error, gone = None, False
+        generation's main process, which has not exited, with the same create time. Taken
+        off the held socket first, it leaves what waits there to the other workers: an
+        asyncio worker's shutdown would reset the connections it accepted but had not read."""
+        shell, generation, pid = self.shell, command.generation, command.pid
+        child = shell.children.get(generation)
+        error, gone, done = None, False, None
         try:
             if child is None or child.exited.done():
                 raise NotOurs("the app's main process has exited")
+            if command.quiesce and shell.listener is not None:
+                # Proven before it is touched; the signal below proves it again, through a
+                # pidfd, for the moments the quiescing took.
+                prove_worker(child.pid, pid, command.created)
+                inode = socket_inode(shell.listener)
+                done = await stop_accepting(pid, inode, QUIESCE_TIMEOUT, shell.clock)
             signal_worker(child.pid, pid, command.created, command.signal)
         except NotOurs as exc:
             error, gone = str(exc), True
@@ -149,7 +161,10 @@ class ChildEffects:
             error = str(exc)
         except OSError as exc:
             error = str(exc) or type(exc).__name__
-        return WorkerSignalled(generation, pid, error, gone, self.shell.clock())
+        fact = WorkerSignalled(generation, pid, error, gone, shell.clock())
+        if done is not None:
+            fact = replace(fact, paused=done.paused, unread=done.unread, problems=done.problems)
+        self._queue(fact)
 
 
 def replaced(before: tuple[int, ...], workers: list[int]) -> bool:

@@ -46,8 +46,12 @@ class WorkerSteps(ControllerBase):
         for decision in recycler.on_sample(sample.workers, self._now, cap, limit):
             match decision:
                 case Recycle(worker):
-                    signal = memory.worker_signal
-                    self._do(SignalWorker(child.generation, worker.pid, worker.created, signal))
+                    signal, held = memory.worker_signal, self.config.app.listen is not None
+                    self._do(
+                        SignalWorker(
+                            child.generation, worker.pid, worker.created, signal, quiesce=held
+                        )
+                    )
                 case Replaced(pid, new, took):
                     self._emit(
                         "worker_replaced", also=MEMORY, pid=pid, new=list(new), took=round(took, 1)
@@ -81,6 +85,7 @@ class WorkerSteps(ControllerBase):
                     signal=memory.worker_signal.name,
                     recycled=recycler.total,
                     last_hour=len(recycler.recent),
+                    **self._off_socket(fact),
                 )
         elif fact.gone:
             recycler.not_signalled(fact.pid)
@@ -88,6 +93,13 @@ class WorkerSteps(ControllerBase):
         else:
             paused = recycler.pause(f"worker {fact.pid} could not be signalled: {fact.error}")
             self._recycling_paused(paused.reason)
+
+    def _off_socket(self, fact: WorkerSignalled) -> dict[str, object]:
+        """What taking it off the held socket did, where one is held."""
+        if self.config.app.listen is None:
+            return {}
+        said = {"paused": fact.paused, "unread": fact.unread}
+        return {**said, "problems": list(fact.problems)} if fact.problems else said
 
     def _recycling_paused(self, reason: str) -> None:
         self._emit(

@@ -1,7 +1,7 @@
 """Benchmark: a day of uptime in a few minutes, with the guide's rules and with rejuvenation.
 
     python bench/compressed_day.py [--duration 120] [--rate 100] [--runs 1]
-        [--servers gunicorn-gthread,gunicorn-uvicorn] [--scenarios healthy,guide,rejuvenation]
+        [--servers gunicorn-gthread,gunicorn-uvicorn] [--scenarios guide,rejuvenation,overlap]
         [--json day.json] [--quick]
 
 The app ages with the work it does (tests/apps/ageing.py): each request a worker serves
@@ -26,6 +26,7 @@ Scenarios (SCENARIOS below; a new one is a function returning config sections):
                 spread), restart.method signal (the server reloads in place) and
                 max_worker_rss: the healthy run's largest worker plus the leak of
                 --recycle-after hours, with worker_recycles_per_hour scaled
+  overlap       rejuvenation with restart.strategy overlap instead of a reload in place
   uptime        the guide's rules plus max_uptime and signal only (not run by default)
 
 Counted per run, from the client: requests, failed by kind, p50/p99, and the share of the
@@ -141,10 +142,19 @@ def rejuvenation(s: Scale, setup: Setup) -> dict:
     return config
 
 
+def rejuvenation_overlap(s: Scale, setup: Setup) -> dict:
+    """Rejuvenation whose restarts start a whole new app beside the old one on the held
+    socket, then drain the old one (taken off the socket first), instead of a reload."""
+    config = rejuvenation(s, setup)
+    config["restart"].update(method="stop", strategy="overlap")
+    return config
+
+
 SCENARIOS: dict[str, Callable[[Scale, Setup], dict]] = {
     "healthy": guide,
     "guide": guide,
     "rejuvenation": rejuvenation,
+    "overlap": rejuvenation_overlap,
     "uptime": uptime,
 }
 
@@ -254,7 +264,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=100.0, help="requests a second")
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--servers", default=",".join(SERVERS))
-    parser.add_argument("--scenarios", default="guide,rejuvenation")
+    parser.add_argument("--scenarios", default="guide,rejuvenation,overlap")
     parser.add_argument("--scale", type=float, default=720.0, help="schedule compression")
     parser.add_argument("--latency-scale", type=float, default=100.0)
     parser.add_argument("--sick-after", type=float, default=20.0, help="hours (scaled)")

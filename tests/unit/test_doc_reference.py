@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import yaml
+
+from watchdog.config import parse
 from watchdog.outputs.metrics import FAMILIES
 
 CHECKOUT = Path(__file__).resolve().parents[2]
@@ -118,3 +123,25 @@ emit(line)
         "remedy_failed",
         "child_output",
     }
+
+
+def _configs(page: Path) -> Iterator[Any]:
+    """Every whole config a page shows in a yaml block (one with an `app.command`), and the
+    one a Kubernetes ConfigMap holds."""
+    text = page.read_text(encoding="utf-8")
+    for block in re.findall(r"^```yaml\n(.*?)^```", text, re.MULTILINE | re.DOTALL):
+        for document in yaml.safe_load_all(block):
+            config = document
+            if isinstance(document, dict) and document.get("kind") == "ConfigMap":
+                config = yaml.safe_load(document["data"]["watchdog.yaml"])
+            if isinstance(config, dict) and "command" in (config.get("app") or {}):
+                yield config
+
+
+def test_every_config_the_docs_show_is_valid(tmp_path: Path) -> None:
+    """What a reader copies passes `watchdog check` (all but the host's own files)."""
+    pages = [CHECKOUT / "README.md", *(CHECKOUT / "docs").rglob("*.md")]
+    shown = [(page.name, config) for page in pages for config in _configs(page)]
+    assert {"README.md", "tutorial.md", "containers.md"} <= {name for name, _ in shown}
+    for _, config in shown:
+        parse(config, tmp_path)  # raises ConfigError, naming each problem

@@ -27,7 +27,7 @@ def test_the_check_fails_when_a_generated_file_drifts(tmp_path: Path) -> None:
     (tmp_path / "config" / "watchdog.yaml").write_text(shipped_yaml(), encoding="utf-8")
     (tmp_path / TABLE).write_text(with_table(page), encoding="utf-8")
     assert stale(tmp_path) == []
-    row = "| `health.interval` | `60s` |"
+    row = "| `health.interval` | a positive duration like 30s, 500ms or 5m | `60s` |"
     edited = with_table(page).replace(row, row.replace("60s", "30s"))
     (tmp_path / TABLE).write_text(edited, encoding="utf-8")
     (tmp_path / "config" / "watchdog.yaml").write_text(
@@ -37,11 +37,12 @@ def test_the_check_fails_when_a_generated_file_drifts(tmp_path: Path) -> None:
 
 
 def test_the_key_table_has_a_row_per_key_with_its_reload() -> None:
-    """Key, default, unit, meaning and what a reload does, one row each."""
-    rows = key_table().splitlines()[3:-1]
+    """Key, type, default, unit, meaning and what a reload does, one row each."""
+    rows = [line for line in key_table().splitlines() if line.startswith("| `")]
     assert [row.split(" | ")[0].strip("| `") for row in rows] == list(KEYS)
     for row, key in zip(rows, KEYS.values(), strict=True):
         assert row.endswith(f" | {key.reload} |"), row
+        assert row.split(" | ")[1] == key.kind.expected.replace("|", "\\|"), row
 
 
 def test_the_shipped_file_holds_each_default_but_the_demos() -> None:

@@ -23,6 +23,7 @@ BEGIN = "<!-- config-reference: made from watchdog/config/schema.py; edit it the
 BEGIN += " python -m watchdog.config.reference --write -->"
 END = "<!-- config-reference: end -->"
 WIDTH = 99
+TABLE_HEAD = "| key | type | default | unit | meaning | on reload |"
 
 HEADER = """\
 # watchdog's embedded default: supervise the bundled demo API.
@@ -103,18 +104,25 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|")
 
 
+def _row(key: Key) -> str:
+    default = _default(key)
+    shown = default if isinstance(key.default, Required) else f"`{default}`"
+    meaning = key.doc + (f" (`{key.flag}` on the command line)" if key.flag else "")
+    if GROUPS[key.path.rpartition(".")[0]].when is not None:
+        meaning += f"; the whole `{key.path.rpartition('.')[0]}` defaults to `null`"
+    cells = (f"`{key.path}`", key.kind.expected, shown, key.kind.unit, meaning, key.reload)
+    return "| " + " | ".join(_cell(cell) for cell in cells) + " |"
+
+
 def key_table() -> str:
-    """The table of keys in docs/reference/config.md, between its markers."""
-    rows = [BEGIN, "| key | default | unit | meaning | on reload |", "|---|---|---|---|---|"]
-    for key in KEYS.values():
-        default = _default(key)
-        shown = default if isinstance(key.default, Required) else f"`{default}`"
-        meaning = key.doc + (f" (`{key.flag}` on the command line)" if key.flag else "")
-        if GROUPS[key.path.rpartition(".")[0]].when is not None:
-            meaning += f"; the whole `{key.path.rpartition('.')[0]}` defaults to `null`"
-        cells = (f"`{key.path}`", shown, key.kind.unit, meaning, key.reload)
-        rows.append("| " + " | ".join(_cell(cell) for cell in cells) + " |")
-    return "\n".join([*rows, END])
+    """The tables of keys in docs/reference/config.md, one per section, between its markers."""
+    lines = [BEGIN]
+    for group in CHILDREN[""]:
+        assert isinstance(group, Group)
+        lines += ["", f"## {group.name}", "", f"`{group.name}`: {group.doc}.", ""]
+        lines += [TABLE_HEAD, "|---|---|---|---|---|---|"]
+        lines += [_row(key) for key in KEYS.values() if key.path.split(".")[0] == group.name]
+    return "\n".join([*lines, "", END])
 
 
 def with_table(page: str) -> str:

@@ -1,4 +1,5 @@
-"""config/watchdog.yaml and README's key table are made from the schema, and stay so."""
+"""config/watchdog.yaml and the key table of docs/reference/config.md are made from the schema,
+and stay so."""
 
 from __future__ import annotations
 
@@ -8,38 +9,40 @@ from typing import Any
 
 import yaml
 
-from watchdog.config.reference import CHECKOUT, readme_table, shipped_yaml, stale, with_table
+from watchdog.config.reference import CHECKOUT, TABLE, key_table, shipped_yaml, stale, with_table
 from watchdog.config.schema import GROUPS, KEYS
 
 
-def test_the_shipped_config_and_readme_are_made_from_the_schema() -> None:
-    """config/watchdog.yaml and README's key table are what the schema makes: after changing
+def test_the_shipped_config_and_the_key_table_are_made_from_the_schema() -> None:
+    """config/watchdog.yaml and the docs' key table are what the schema makes: after changing
     schema.py, run `python -m watchdog.config.reference --write`."""
     assert stale(CHECKOUT) == []
 
 
 def test_the_check_fails_when_a_generated_file_drifts(tmp_path: Path) -> None:
     """A hand edit of either file is found: the table or a default changed by hand."""
-    readme = (CHECKOUT / "README.md").read_text(encoding="utf-8")
+    page = (CHECKOUT / TABLE).read_text(encoding="utf-8")
     (tmp_path / "config").mkdir()
+    (tmp_path / TABLE).parent.mkdir(parents=True)
     (tmp_path / "config" / "watchdog.yaml").write_text(shipped_yaml(), encoding="utf-8")
-    (tmp_path / "README.md").write_text(with_table(readme), encoding="utf-8")
+    (tmp_path / TABLE).write_text(with_table(page), encoding="utf-8")
     assert stale(tmp_path) == []
-    row = "| `health.interval` | `60s` |"
-    edited = with_table(readme).replace(row, row.replace("60s", "30s"))
-    (tmp_path / "README.md").write_text(edited, encoding="utf-8")
+    row = "| `health.interval` | a positive duration like 30s, 500ms or 5m | `60s` |"
+    edited = with_table(page).replace(row, row.replace("60s", "30s"))
+    (tmp_path / TABLE).write_text(edited, encoding="utf-8")
     (tmp_path / "config" / "watchdog.yaml").write_text(
         shipped_yaml().replace("interval: 60s", "interval: 30s"), encoding="utf-8"
     )
-    assert stale(tmp_path) == [Path("config/watchdog.yaml"), Path("README.md")]
+    assert stale(tmp_path) == [Path("config/watchdog.yaml"), TABLE]
 
 
-def test_the_readme_table_has_a_row_per_key_with_its_reload() -> None:
-    """Key, default, unit, meaning and what a reload does, one row each."""
-    rows = readme_table().splitlines()[3:-1]
+def test_the_key_table_has_a_row_per_key_with_its_reload() -> None:
+    """Key, type, default, unit, meaning and what a reload does, one row each."""
+    rows = [line for line in key_table().splitlines() if line.startswith("| `")]
     assert [row.split(" | ")[0].strip("| `") for row in rows] == list(KEYS)
     for row, key in zip(rows, KEYS.values(), strict=True):
         assert row.endswith(f" | {key.reload} |"), row
+        assert row.split(" | ")[1] == key.kind.expected.replace("|", "\\|"), row
 
 
 def test_the_shipped_file_holds_each_default_but_the_demos() -> None:

@@ -3,10 +3,11 @@ expected, its unit), a key, and a group of keys."""
 
 from __future__ import annotations
 
+import posixpath
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from watchdog.config import convert
@@ -98,8 +99,16 @@ class Group:
         return self.path.rpartition(".")[2]
 
 
+# A doc's links are relative to the config reference, docs/reference/config.md.
+DOCS_FROM = PurePosixPath("docs/reference")
+
+
 def plain(text: str) -> str:
-    return re.sub(r"\[([^]]+)\]\([^)]+\)", r"\1 in README.md", text).replace("`", "")
+    def page(link: re.Match[str]) -> str:
+        target = link.group(2).partition("#")[0]
+        return f"{link.group(1)} in {posixpath.normpath(DOCS_FROM / target)}"
+
+    return re.sub(r"\[([^]]+)\]\(([^)]+)\)", page, text).replace("`", "")
 
 
 def optional(kind: Kind) -> Kind:

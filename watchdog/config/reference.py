@@ -1,4 +1,4 @@
-"""The reference made from the schema: the shipped config/watchdog.yaml and README's key table.
+"""The reference made from the schema: the shipped config/watchdog.yaml and the docs' key table.
 
     python -m watchdog.config.reference --write   # rewrite both after changing schema.py
     python -m watchdog.config.reference --check   # exit 1 if either is stale (a test does too)
@@ -18,16 +18,17 @@ from watchdog.config.schema import CHILDREN, GROUPS, KEYS
 
 CHECKOUT = Path(__file__).resolve().parents[2]
 SHIPPED = Path("config/watchdog.yaml")
-README = Path("README.md")
+TABLE = Path("docs/reference/config.md")
 BEGIN = "<!-- config-reference: made from watchdog/config/schema.py; edit it there, then run"
 BEGIN += " python -m watchdog.config.reference --write -->"
 END = "<!-- config-reference: end -->"
 WIDTH = 99
+TABLE_HEAD = "| key | type | default | unit | meaning | on reload |"
 
 HEADER = """\
 # watchdog's embedded default: supervise the bundled demo API.
 # Every key is shown with its default, but for the demo's app, health.url and logging.dir;
-# README.md has the same reference as a table, with what a reload does to each key.
+# docs/reference/config.md has them as a table, with what a reload does to each key.
 # Durations: 500ms, 30s, 5m, 1h (or a number of seconds). Sizes: 10MB, 512KB (binary units).
 # Made from watchdog/config/schema.py by: python -m watchdog.config.reference --write
 """
@@ -103,34 +104,41 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def readme_table() -> str:
-    """README's table of keys, between its markers."""
-    rows = [BEGIN, "| key | default | unit | meaning | on reload |", "|---|---|---|---|---|"]
-    for key in KEYS.values():
-        default = _default(key)
-        shown = default if isinstance(key.default, Required) else f"`{default}`"
-        meaning = key.doc + (f" (`{key.flag}` on the command line)" if key.flag else "")
-        if GROUPS[key.path.rpartition(".")[0]].when is not None:
-            meaning += f"; the whole `{key.path.rpartition('.')[0]}` defaults to `null`"
-        cells = (f"`{key.path}`", shown, key.kind.unit, meaning, key.reload)
-        rows.append("| " + " | ".join(_cell(cell) for cell in cells) + " |")
-    return "\n".join([*rows, END])
+def _row(key: Key) -> str:
+    default = _default(key)
+    shown = default if isinstance(key.default, Required) else f"`{default}`"
+    meaning = key.doc + (f" (`{key.flag}` on the command line)" if key.flag else "")
+    if GROUPS[key.path.rpartition(".")[0]].when is not None:
+        meaning += f"; the whole `{key.path.rpartition('.')[0]}` defaults to `null`"
+    cells = (f"`{key.path}`", key.kind.expected, shown, key.kind.unit, meaning, key.reload)
+    return "| " + " | ".join(_cell(cell) for cell in cells) + " |"
 
 
-def with_table(readme: str) -> str:
-    """`readme` with the text between the markers replaced by the table."""
-    head, begin, rest = readme.partition(BEGIN)
+def key_table() -> str:
+    """The tables of keys in docs/reference/config.md, one per section, between its markers."""
+    lines = [BEGIN]
+    for group in CHILDREN[""]:
+        assert isinstance(group, Group)
+        lines += ["", f"## {group.name}", "", f"`{group.name}`: {group.doc}.", ""]
+        lines += [TABLE_HEAD, "|---|---|---|---|---|---|"]
+        lines += [_row(key) for key in KEYS.values() if key.path.split(".")[0] == group.name]
+    return "\n".join([*lines, "", END])
+
+
+def with_table(page: str) -> str:
+    """`page` with the text between the markers replaced by the table."""
+    head, begin, rest = page.partition(BEGIN)
     _, end, tail = rest.partition(END)
     if not begin or not end:
-        raise ValueError(f"README.md lacks the markers {BEGIN!r} ... {END!r}")
-    return head + readme_table() + tail
+        raise ValueError(f"{TABLE} lacks the markers {BEGIN!r} ... {END!r}")
+    return head + key_table() + tail
 
 
 def stale(root: Path) -> list[Path]:
     """The generated files under `root` that differ from what the schema makes."""
     wanted = {
         SHIPPED: shipped_yaml(),
-        README: with_table((root / README).read_text(encoding="utf-8")),
+        TABLE: with_table((root / TABLE).read_text(encoding="utf-8")),
     }
     return [path for path, text in wanted.items() if (root / path).read_text("utf-8") != text]
 
@@ -143,15 +151,15 @@ def main(argv: list[str] | None = None) -> int:
     action.add_argument("--check", action="store_true", help="exit 1 if any is stale")
     options = parser.parse_args(argv)
     root: Path = options.root
-    if not (root / README).is_file() or not (root / SHIPPED).is_file():
-        parser.error(f"{root} holds no {README} and {SHIPPED}: give the checkout with --root")
+    if not (root / TABLE).is_file() or not (root / SHIPPED).is_file():
+        parser.error(f"{root} holds no {TABLE} and {SHIPPED}: give the checkout with --root")
     outdated = stale(root)
     if options.write:
         if SHIPPED in outdated:
             (root / SHIPPED).write_text(shipped_yaml(), encoding="utf-8")
-        if README in outdated:
-            text = (root / README).read_text(encoding="utf-8")
-            (root / README).write_text(with_table(text), encoding="utf-8")
+        if TABLE in outdated:
+            text = (root / TABLE).read_text(encoding="utf-8")
+            (root / TABLE).write_text(with_table(text), encoding="utf-8")
     for path in outdated:
         print(f"{path}: {'rewritten' if options.write else 'stale'}")
     return 1 if outdated and options.check else 0

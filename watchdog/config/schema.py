@@ -1,7 +1,8 @@
 """Every config key, declared once: its path, kind, default, what a reload does, and its doc.
 
-Parsing, `watchdog check`, the shipped config/watchdog.yaml and README's table of keys are
-made from this table (`python -m watchdog.config.reference --write` rewrites the two files).
+Parsing, `watchdog check`, the shipped config/watchdog.yaml and the table of keys in
+docs/reference/config.md are made from this table (`python -m watchdog.config.reference
+--write` rewrites the two files).
 A default is written as the YAML file writes it and read with the key's own converter.
 """
 
@@ -110,7 +111,7 @@ SCHEMA: tuple[Group | Key, ...] = (
     Key("app.listen", LISTEN, None, REFUSED,
         "`host:port`, `[v6]:port`, `unix:/path` or `systemd`: the watchdog holds this listening"
         " socket and passes it to every child as fd 3 (`{fd}` in the command); see"
-        " [zero-downtime restarts](#zero-downtime-restarts-and-containers)"),
+        " [zero-downtime restarts](../guides/zero-downtime.md)"),
     Key("app.listen_backlog", whole(1, "connections"), 2048,
         "restarts the app; refused while app.listen holds the socket: restart the watchdog",
         "connections the kernel queues while no child accepts (capped by `net.core.somaxconn`)"),
@@ -203,7 +204,7 @@ SCHEMA: tuple[Group | Key, ...] = (
     Key("resources.memory.max_worker_rss", CAP, None, NEXT_SAMPLE,
         "e.g. `300MB`: a worker (each direct child of the app's main process) at or over it"
         " gets `worker_signal`, one at a time, while the app is running; see [recycling one"
-        " worker](#recycling-one-worker-pre-fork-servers)"),
+        " worker](../design/rejuvenation.md#recycling-one-worker-pre-fork-servers)"),
     Key("resources.memory.worker_signal", SIGNAL, "TERM", NEXT_SAMPLE,
         "sent to that worker alone (gunicorn and uvicorn workers finish their requests on TERM)"),
     Key("resources.memory.worker_recycles_per_hour", whole(1, "workers"), 12, NEXT_SAMPLE,
@@ -282,7 +283,8 @@ SCHEMA: tuple[Group | Key, ...] = (
         "the latest answers whose median is graded against the baseline"),
     Group("remedies", "a gentle action asked of the app (a signal, a POST) when a metric reaches"
           " a level, then checked; never instead of the restart rules (see"
-          " [remedies](#remedies-a-gentle-action-first)). Off unless a `level` is set"),
+          " [remedies](../design/rejuvenation.md#remedies-a-gentle-action-first))."
+          " Off unless a `level` is set"),
     Key("remedies.timeout", DURATION, "10s", "from the next POST",
         "a POST remedy with no complete answer by then has failed"),
     *_remedy("memory"),
@@ -326,7 +328,7 @@ SCHEMA: tuple[Group | Key, ...] = (
     Group("diagnostics", "a snapshot of the app's processes before each restart"),
     Key("diagnostics.enabled", FLAG, True, NEXT_SNAPSHOT,
         "write a diagnostic snapshot before each kill and after each crash (see [why it"
-        " restarted](#why-it-restarted-diagnostic-snapshots))"),
+        " restarted](../guides/diagnostics.md))"),
     Key("diagnostics.timeout", DURATION, "5s", NEXT_SNAPSHOT,
         "the most a snapshot may hold up the restart; what is not read by then is noted as"
         " missing"),

@@ -7,6 +7,8 @@ import json
 import signal
 from pathlib import Path
 
+import psutil
+
 from tests.conftest import fast_config, free_port, pid_gone, poll, watchdog_command
 
 
@@ -73,3 +75,16 @@ def test_start_of_a_running_app_changes_nothing(run_watchdog) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout == "watchdog: faulty is not stopped by operator: the app is running\n"
     assert len(watchdog.events("child_started")) == 1
+
+
+def test_a_watchdog_that_does_not_take_stop_is_not_signalled(tmp_path: Path) -> None:
+    """A real-time signal it does not handle would end an older watchdog: it is not sent."""
+    config = tmp_path / "watchdog.yaml"
+    config.write_text(json.dumps(fast_config(free_port(), [])))
+    me = psutil.Process()
+    older = {"watchdog": {"pid": me.pid, "create_time": me.create_time(), "running": True}}
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "faulty.state.json").write_text(json.dumps(older))
+    refused = watchdog_command(config, "stop")
+    assert refused.returncode == 1
+    assert "does not take `watchdog stop` (an older version)" in refused.stderr

@@ -207,3 +207,20 @@ class TestStart:
         assert answers(said) == [(START_SIGNAL, "busy")]
         run.stopped(1.2)
         assert run.state is ChildState.HELD
+
+
+def test_a_reload_during_the_stop_starts_no_probes() -> None:
+    """Being taken off the held socket, the child is still running, but no longer watched."""
+    run = Run(config(app={"listen": "127.0.0.1:8000"}))
+    run.start()
+    signal(run, 1.0, STOP_SIGNAL)
+    signal(run, 1.01, "SIGHUP")
+    run.feed(
+        1.02,
+        ConfigRead(config(app={"listen": "127.0.0.1:8000"}, health={"interval": "2s"}), (), 1.02),
+    )
+    said = run.feed(1.03, Reconfigured((), 1.03))
+    assert probes(said) == []
+    run.feed(1.1, StoppedAccepting(1, 1, 0, 0.05))
+    run.stopped(1.3)
+    assert run.state is ChildState.HELD

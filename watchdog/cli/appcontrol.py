@@ -65,7 +65,7 @@ def start(config_path: Path) -> None:
 
 
 def _ask(config: Config, config_path: Path, control: str, signum: int) -> Any:
-    from watchdog.cli.control import StateUnreadableError, read_state
+    from watchdog.cli.control import StateUnreadableError, pid_is_ours, read_state
     from watchdog.cli.operate import _request
 
     try:
@@ -73,7 +73,7 @@ def _ask(config: Config, config_path: Path, control: str, signum: int) -> Any:
     except StateUnreadableError:
         state = {}
     controls = (state.get("watchdog") or {}).get("controls") or ()
-    if state and control not in controls:
+    if state and pid_is_ours(state) and control not in controls:
         click.echo(
             f"watchdog: the running watchdog does not take `watchdog {control}` (an older"
             " version): restart it to use this",

@@ -212,7 +212,9 @@ class RequestSteps(ControllerBase):
         self.planner.reconfigure(restart.max_uptime, restart.max_uptime_jitter, restart.window)
         self.baseline.reconfigure(new.resources.degradation)
         child = self.child
-        if new.health != old.health and child is not None and self.state in ALIVE_STATES:
+        probed = child is not None and self.state in ALIVE_STATES and self.held is None
+        if new.health != old.health and probed:
+            assert child is not None
             pace = new.health.interval if child.healthy else new.health.startup_interval
             self._do(StartProbes(child.generation, 0.0, pace))
         self._reload_done()

@@ -229,3 +229,12 @@ def test_the_baseline_is_shown_beside_what_the_app_does_now() -> None:
     assert row.endswith(
         "latency 20 ms once warmed up, 70 ms now (3.5x); memory 31.5 MB once warmed up"
     )
+
+
+def test_stopped_by_operator_reads_as_words() -> None:
+    state = healthy_state(child={"state": "stopped_by_operator", "pid": None, "healthy": False})
+    verdict = assess(state, NOW, pid_is_ours=True)
+    shown = [text for text, _ in render(state, verdict, NOW)]
+    assert shown[0] == "WARNING: api: app stopped by operator"
+    [app_row] = [row for row in shown if row.startswith("  app ")]
+    assert app_row == "  app        stopped by operator"

@@ -225,7 +225,7 @@ def render(
 def _app_row(child: Mapping[str, Any], now: float) -> str:
     pid, started = child.get("pid"), child.get("started")
     return _joined(
-        child.get("state") or "unknown state",
+        (child.get("state") or "unknown state").replace("_", " "),
         pid and f"pid {pid}",
         # No pid: the app is down, and the time is when its last child started.
         started is not None and f"{'started' if pid else 'last started'} {_ago(now, started)}",

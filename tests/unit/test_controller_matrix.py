@@ -37,6 +37,7 @@ from watchdog.core.facts import (
 )
 from watchdog.core.lifecycle import ChildState, IllegalTransitionError
 from watchdog.core.observations import ChildExit, Sample
+from watchdog.core.steps.operator import START_SIGNAL, STOP_SIGNAL
 
 OVERLAP = {"app": {"listen": "127.0.0.1:8000"}, "restart": {"strategy": "overlap"}}
 
@@ -116,6 +117,13 @@ def _fatal() -> Run:
     return run
 
 
+def _held() -> Run:
+    run = _running()
+    run.feed(1.0, Signalled(STOP_SIGNAL, 1.0))
+    run.stopped(1.2)
+    return run
+
+
 STATES: dict[ChildState, Callable[[], Run]] = {
     ChildState.STOPPED: _stopped_before_boot,
     ChildState.STARTING: _starting,
@@ -128,6 +136,7 @@ STATES: dict[ChildState, Callable[[], Run]] = {
     ChildState.EXITED: _exited,
     ChildState.BACKOFF: _backoff,
     ChildState.FATAL: _fatal,
+    ChildState.HELD: _held,
 }
 
 
@@ -162,6 +171,7 @@ def _facts(run: Run, at: float) -> list[Fact]:
     facts.append(Stopped(None, None, outcome, None, at))
     facts += [SnapshotTaken(ticket, None) for ticket in (*tickets, tickets[-1] + 1)]
     facts += [Signalled(name, at) for name in ("SIGTERM", "SIGINT", "SIGHUP", "SIGUSR1", "SIGUSR2")]
+    facts += [Signalled(name, at) for name in (STOP_SIGNAL, START_SIGNAL)]
     facts += [ConfigRead(None, ("bad",), at), ConfigRead(run.controller.config, (), at)]
     facts.append(Reconfigured((), at))
     return facts

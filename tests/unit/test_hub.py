@@ -54,6 +54,11 @@ def test_status_line_claims_no_health_it_does_not_know() -> None:
     assert status_line("api", {}) == "api: unknown state"
 
 
+def test_status_line_says_stopped_by_operator() -> None:
+    live = {"child": {"state": "stopped_by_operator", "pid": None}}
+    assert status_line("api", live) == "api: stopped by operator"
+
+
 def test_metrics_show_every_level_the_state_file_shows(tmp_path: Path) -> None:
     """A metric that never changed level is in the metrics as 0, from the same levels."""
     raw = {

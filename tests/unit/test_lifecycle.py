@@ -15,7 +15,7 @@ from watchdog.core.lifecycle import (
 
 # Every legal move, by state; every pair not written here must be refused.
 EXPECTED = """
-stopped:    spawn>starting wait>backoff give_up>fatal
+stopped:    spawn>starting wait>backoff give_up>fatal hold>stopped_by_operator
 starting:   healthy>running exit>exited kill>restarting stop>stopping
 running:    exit>exited kill>restarting stop>stopping
 restarting: stop>stopping overlap>handover reload>reloading
@@ -26,8 +26,9 @@ handover:   accepted>draining fell_back>running fell_back_booting>starting exit>
             stop>stopping
 draining:   handed_over>starting stop>stopping
 exited:     wait>backoff give_up>fatal stop>stopping
-backoff:    spawn>starting stop>stopping
+backoff:    spawn>starting stop>stopping hold>stopped_by_operator
 fatal:
+stopped_by_operator: spawn>starting
 """
 
 
@@ -66,6 +67,6 @@ def test_the_table_is_exactly_the_written_moves() -> None:
 
 def test_an_illegal_trigger_names_what_is_allowed() -> None:
     lifecycle = Lifecycle()
-    with pytest.raises(IllegalTransitionError, match="allowed: give_up, spawn, wait"):
+    with pytest.raises(IllegalTransitionError, match="allowed: give_up, hold, spawn, wait"):
         lifecycle.fire(Trigger.HEALTHY)
     assert lifecycle.state is ChildState.STOPPED

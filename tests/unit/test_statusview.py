@@ -55,6 +55,11 @@ def healthy_state(**changes: Any) -> dict[str, Any]:
         ),
         ({"child__state": "backoff", "child__healthy": False}, CRITICAL, "app backoff"),
         ({"child__state": "fatal", "child__healthy": False}, CRITICAL, "app fatal"),
+        (
+            {"child__state": "stopped_by_operator", "child__healthy": False, "child__pid": None},
+            WARNING,
+            "app stopped by operator | app stopped by operator: `watchdog start` starts it",
+        ),
         ({"written": NOW - 31}, UNKNOWN, "state not updated for 31s: hung?"),
         ({"watchdog__running": False, "watchdog__exit_code": 0}, UNKNOWN, "stopped, exit code 0"),
         ({"watchdog__running": False, "watchdog__exit_code": 3}, CRITICAL, "gave up on a crash"),
@@ -167,6 +172,7 @@ def test_a_busy_host_is_no_verdict_unless_asked() -> None:
         ({}, OK),
         ({"levels": {"memory": {"level": "critical", "value": 99.0}}}, OK),  # the app's trouble
         ({"child__state": "backoff", "child__healthy": False}, OK),
+        ({"child__state": "stopped_by_operator", "child__healthy": False}, OK),  # on purpose
         ({"watchdog__running": False, "watchdog__exit_code": 3}, UNKNOWN),  # gave up: gone
         ({"watchdog__running": False, "watchdog__exit_code": 0}, UNKNOWN),
         ({"written": NOW - 31}, UNKNOWN),  # hung
@@ -223,3 +229,12 @@ def test_the_baseline_is_shown_beside_what_the_app_does_now() -> None:
     assert row.endswith(
         "latency 20 ms once warmed up, 70 ms now (3.5x); memory 31.5 MB once warmed up"
     )
+
+
+def test_stopped_by_operator_reads_as_words() -> None:
+    state = healthy_state(child={"state": "stopped_by_operator", "pid": None, "healthy": False})
+    verdict = assess(state, NOW, pid_is_ours=True)
+    shown = [text for text, _ in render(state, verdict, NOW)]
+    assert shown[0] == "WARNING: api: app stopped by operator"
+    [app_row] = [row for row in shown if row.startswith("  app ")]
+    assert app_row == "  app        stopped by operator"

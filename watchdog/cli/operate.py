@@ -53,8 +53,8 @@ def restart(config_path: Path, force: bool) -> None:
         sys.exit(1)
 
 
-def _restart_outcome(config: Config, answer: Any) -> None:
-    """Wait for the restart to end: the new child healthy, or why it failed."""
+def _restart_outcome(config: Config, answer: Any, what: str = "restart") -> None:
+    """Wait for the restart (or `watchdog start`) to end: the new child healthy, or why not."""
     from watchdog.cli.control import outcome
     from watchdog.core.units import format_duration
 
@@ -71,15 +71,16 @@ def _restart_outcome(config: Config, answer: Any) -> None:
     name = config.app.name
     if final.outcome == "restarted":
         startup = format_duration(float(detail.get("startup", 0)))
-        click.echo(f"watchdog: {name} restarted: pid {detail.get('pid')} healthy after {startup}")
+        done = "started" if what == "start" else "restarted"
+        click.echo(f"watchdog: {name} {done}: pid {detail.get('pid')} healthy after {startup}")
     elif final.outcome in ("restart_failed", "restart_cancelled"):
         serving = detail.get("serving_pid")
         kept = f"; pid {serving} keeps serving" if serving else ""
-        click.echo(f"watchdog: restart of {name} failed: {detail.get('detail')}{kept}", err=True)
+        click.echo(f"watchdog: {what} of {name} failed: {detail.get('detail')}{kept}", err=True)
         sys.exit(1)
     else:
         click.echo(
-            f"watchdog: no outcome of the restart within {format_duration(bound)}:"
+            f"watchdog: no outcome of the {what} within {format_duration(bound)}:"
             f" see `watchdog status`",
             err=True,
         )

@@ -19,6 +19,8 @@ COLOURS = {OK: "green", WARNING: "yellow", CRITICAL: "red", UNKNOWN: "magenta"}
 EXIT_CRASH_LOOP = 3  # `watchdog run`'s exit code when it gives up
 DOWN_STATES = ("exited", "backoff", "fatal", "stopped", "stopping")
 HOST_METRICS = ("host_memory", "host_cpu")  # context, unless resources.host.alert
+# Down on purpose (`watchdog stop`): a warning, not an outage to page anyone about.
+HELD = "stopped_by_operator"
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +109,10 @@ def assess(
     probe = current_probe(state)
     failing = child.get("healthy") and probe and not probe.get("ok")
     code, reasons = OK, []
-    if child.get("state") in DOWN_STATES:
+    if child.get("state") == HELD:
+        code = WARNING
+        reasons.append("app stopped by operator: `watchdog start` starts it")
+    elif child.get("state") in DOWN_STATES:
         code = CRITICAL
         reasons.append(f"app {child.get('state')}")
     elif child.get("state") in RESTARTING:
@@ -134,7 +139,8 @@ def assess(
 
 def _summary(child: Mapping[str, Any], probe: Mapping[str, Any]) -> str:
     """What the app is doing; "answering" only when its last probe was answered well."""
-    summary = f"app {child.get('state') or 'in an unknown state'}"
+    state = child.get("state")
+    summary = f"app {state.replace('_', ' ') if state else 'in an unknown state'}"
     if child.get("pid"):
         summary += f" (pid {child['pid']})"
     if not child.get("healthy"):
@@ -219,7 +225,7 @@ def render(
 def _app_row(child: Mapping[str, Any], now: float) -> str:
     pid, started = child.get("pid"), child.get("started")
     return _joined(
-        child.get("state") or "unknown state",
+        (child.get("state") or "unknown state").replace("_", " "),
         pid and f"pid {pid}",
         # No pid: the app is down, and the time is when its last child started.
         started is not None and f"{'started' if pid else 'last started'} {_ago(now, started)}",

@@ -73,6 +73,7 @@ class Kill(Enum):
     OVER_CAP = "over_cap"  # counted like a crash, too
     CRASH = "crash"  # it died by itself: sweep its orphans, then count it
     SHUTDOWN = "shutdown"  # the watchdog is stopping
+    HOLD = "hold"  # `watchdog stop`: nothing starts until `watchdog start`
 
 
 @dataclass
@@ -103,6 +104,8 @@ class ControllerBase:
         self.down_since: float | None = None
         self.exit_code: int | None = None  # set once the watchdog is stopping
         self.restart_awaited = False  # an operator's restart answered "restarting"
+        self.held: str | None = None  # why the app stays down (`watchdog stop`), if it does
+        self.hold_awaited = False  # `watchdog stop` answered "stopping"
         self.reloading = False
         self.reload_again = False
         self.pending_config: Config | None = None  # read, being applied by the runtime
@@ -264,6 +267,15 @@ class ControllerBase:
         raise NotImplementedError
 
     def _finish(self) -> None:
+        raise NotImplementedError
+
+    def _hold(self) -> None:
+        raise NotImplementedError
+
+    def _stop_requested(self) -> None:
+        raise NotImplementedError
+
+    def _start_requested(self) -> None:
         raise NotImplementedError
 
     def _restart_outcome(self, outcome: str, **detail: Any) -> None:

@@ -37,6 +37,7 @@ from watchdog.core.facts import (
 )
 from watchdog.core.steps.children import ChildSteps
 from watchdog.core.steps.kills import KillSteps
+from watchdog.core.steps.operator import OperatorSteps
 from watchdog.core.steps.overlap import OverlapSteps
 from watchdog.core.steps.reload import ReloadSteps
 from watchdog.core.steps.remedies import RemedySteps
@@ -47,7 +48,14 @@ __all__ = ["Controller", "FromNow"]
 
 
 class Controller(
-    ChildSteps, KillSteps, OverlapSteps, ReloadSteps, RequestSteps, RemedySteps, WorkerSteps
+    ChildSteps,
+    KillSteps,
+    OverlapSteps,
+    ReloadSteps,
+    RequestSteps,
+    RemedySteps,
+    WorkerSteps,
+    OperatorSteps,
 ):
     """Routes each fact to its step; ends every step with the wake-up it needs next."""
 

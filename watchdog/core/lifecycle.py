@@ -21,6 +21,7 @@ class ChildState(Enum):
     EXITED = "exited"  # died by itself; deciding what comes next
     BACKOFF = "backoff"  # waiting out a delay before the next start
     FATAL = "fatal"  # given up: crash loop
+    HELD = "stopped_by_operator"  # `watchdog stop`: no child, nothing starts until `start`
 
 
 class Trigger(Enum):
@@ -39,6 +40,7 @@ class Trigger(Enum):
     GIVE_UP = "give_up"
     RELOAD = "reload"
     RELOAD_FAILED = "reload_failed"
+    HOLD = "hold"
 
 
 S, T = ChildState, Trigger
@@ -47,6 +49,7 @@ TRANSITIONS: dict[tuple[ChildState, Trigger], ChildState] = {
     (S.STOPPED, T.SPAWN): S.STARTING,
     (S.STOPPED, T.WAIT): S.BACKOFF,  # a killed child counts as a crash: backoff next
     (S.STOPPED, T.GIVE_UP): S.FATAL,
+    (S.STOPPED, T.HOLD): S.HELD,  # the operator's stop is done
     (S.STARTING, T.HEALTHY): S.RUNNING,
     (S.STARTING, T.EXIT): S.EXITED,
     (S.STARTING, T.KILL): S.RESTARTING,
@@ -75,6 +78,8 @@ TRANSITIONS: dict[tuple[ChildState, Trigger], ChildState] = {
     (S.EXITED, T.STOP): S.STOPPING,  # shutting down while a crash is handled
     (S.BACKOFF, T.SPAWN): S.STARTING,
     (S.BACKOFF, T.STOP): S.STOPPING,
+    (S.BACKOFF, T.HOLD): S.HELD,  # stopped while waiting after a crash: the wait is cancelled
+    (S.HELD, T.SPAWN): S.STARTING,  # `watchdog start`: a fresh child
 }
 
 ALIVE_STATES = frozenset({S.STARTING, S.RUNNING})  # a child whose probes and samples count

@@ -187,7 +187,8 @@ def status_line(app: str, live: Mapping[str, Any]) -> str:
     probes' news, which this snapshot does not carry, so the line claims nothing more.
     """
     child = live.get("child") or {}
-    text = f"{app}: {child.get('state') or 'unknown state'}"
+    state = child.get("state")
+    text = f"{app}: {state.replace('_', ' ') if state else 'unknown state'}"
     if child.get("pid"):
         text += f" pid {child['pid']}"
     # Each metric's name says whose figure it is: host_cpu critical is the host's, not the app's.

@@ -64,6 +64,7 @@ class StateFile:
                 "version": __version__,
                 "running": True,
                 "exit_code": None,
+                "controls": ["stop", "start"],  # the app requests it takes
             },
             "restarts": {"count": 0, "last_reason": None, "last_at": None},
             "last_probe": None,

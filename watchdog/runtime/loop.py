@@ -153,7 +153,7 @@ class Runtime:
 
     def _signalled(self, signum: int) -> None:
         # Runs on the loop, not in signal context; still only records the fact.
-        self._queue.put_nowait(Signalled(signal.Signals(signum).name, self.shell.clock()))
+        self._queue.put_nowait(Signalled(signals.name_of(signum), self.shell.clock()))
 
     def _start_probes(self, generation: int, delay: float, every: float) -> asyncio.Task[None]:
         loop = watching.probe_loop(self.shell, self._queue.put_nowait, generation, delay, every)

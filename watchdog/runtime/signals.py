@@ -4,9 +4,31 @@ from __future__ import annotations
 
 import signal
 
+from watchdog.core.steps.operator import START_SIGNAL, STOP_SIGNAL
+
 # TERM/INT: stop; HUP: reload the config; USR1: restart the child now; USR2: restart it
-# when the restart throttle allows.
-HANDLED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2)
+# when the restart throttle allows; RTMIN+1: stop the app (`watchdog stop`), RTMIN+2:
+# start it again (`watchdog start`).
+STOP_APP = signal.SIGRTMIN + 1
+START_APP = signal.SIGRTMIN + 2
+HANDLED_SIGNALS: tuple[int, ...] = (
+    signal.SIGTERM,
+    signal.SIGINT,
+    signal.SIGHUP,
+    signal.SIGUSR1,
+    signal.SIGUSR2,
+    STOP_APP,
+    START_APP,
+)
+
+
+def name_of(signum: int) -> str:
+    """The name the controller knows a signal by; real-time ones have no Signals member."""
+    if signum == STOP_APP:
+        return STOP_SIGNAL
+    if signum == START_APP:
+        return START_SIGNAL
+    return signal.Signals(signum).name
 
 
 def hold() -> None:

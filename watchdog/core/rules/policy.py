@@ -87,6 +87,15 @@ class Policy:
         if self.resources:
             self.resources.child_started()
 
+    def stopped_by_operator(self) -> None:
+        """No child on purpose: no startup deadline, no throttled restart left to carry out."""
+        self.started_at = self.healthy_since = None
+        self.pendings.clear()
+
+    def started_by_operator(self) -> None:
+        """A fresh start on purpose: the crashes before the stop no longer lengthen backoff."""
+        self.crashes = 0
+
     def on_sample(self, sample: Sample) -> list[Decision]:
         """Grade a resource sample; a critical state that lasts becomes a throttled restart."""
         if self.resources is None:

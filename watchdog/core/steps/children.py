@@ -51,6 +51,9 @@ class ChildSteps(ControllerBase):
     def _spawn(self) -> None:
         if self.exiting:
             return  # a stop request came meanwhile: start nothing new
+        if self.held is not None:
+            self._hold()  # `watchdog stop` came meanwhile: the app stays down
+            return
         self.previous_pid = self.child.pid if self.child else None
         self.generation += 1
         self._fire(Trigger.SPAWN)
@@ -194,7 +197,7 @@ class ChildSteps(ControllerBase):
 
     def _carry_out(self, decision: Decision) -> None:
         # Stopping for good: no new kill is decided, whatever a late sample says.
-        alive = self.state in ALIVE_STATES and not self.exiting
+        alive = self.state in ALIVE_STATES and not self.exiting and self.held is None
         reloading = self.state is ChildState.RELOADING and not self.exiting
         match decision:
             case Healthy(startup) if alive or reloading:

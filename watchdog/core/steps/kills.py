@@ -210,8 +210,8 @@ class KillSteps(ControllerBase):
         plan, self.plan = self.plan, None
         if self.exiting or plan is None or plan.kind is Kill.SHUTDOWN:
             self._finish()
-        elif plan.kind is Kill.RESTART:
-            self._spawn()
+        elif plan.kind in (Kill.RESTART, Kill.HOLD):
+            self._spawn()  # which holds instead, when the operator stopped the app
         else:  # a failed start or a tree over its cap: a death foretold, counted as one
             self._account(self.policy.on_failed_start(plan.reason, self._now))
 
@@ -247,6 +247,8 @@ class KillSteps(ControllerBase):
                 self._emit("restart_scheduled", delay=round(delay, 3), crashes=crashes)
                 if self.exiting:
                     self._finish()
+                elif self.held is not None:
+                    self._hold()  # stopped by the operator meanwhile: no respawn
                 elif delay <= 0:
                     self._spawn()  # a first crash: back at once, no wake-up in between
                 else:

@@ -20,6 +20,7 @@ from watchdog.core.commands import (
 from watchdog.core.decisions import Restart
 from watchdog.core.facts import ConfigRead, Reconfigured, Signalled
 from watchdog.core.lifecycle import ALIVE_STATES, ChildState, Trigger
+from watchdog.core.steps.operator import START_SIGNAL, STOP_SIGNAL, USE_START
 
 if TYPE_CHECKING:
     from watchdog.config import Config
@@ -49,6 +50,10 @@ class RequestSteps(ControllerBase):
                 self._do(Answer(name, "done", {"detail": "a restart since served it"}))
                 return
             self._restart_on_request(f"requested by {name}", name == "SIGUSR1", name)
+        elif name == STOP_SIGNAL:
+            self._stop_requested()
+        elif name == START_SIGNAL:
+            self._start_requested()
 
     def _restart_on_request(
         self, reason: str, force: bool = True, requester: str | None = None
@@ -67,6 +72,8 @@ class RequestSteps(ControllerBase):
         state = self.state
         if self.exiting:
             answer("ignored", detail=STOPPING_REASON)
+        elif self.held is not None:
+            answer("ignored", detail=USE_START)  # a reload's restart too: it stays down
         elif state in ALIVE_STATES:
             decisions = self.policy.restart_requested(reason, self._now, force)
             pending = self.policy.pending
@@ -121,7 +128,7 @@ class RequestSteps(ControllerBase):
             self._do(CancelSnapshot(plan.ticket))  # a stop does not wait out a snapshot
         elif state is ChildState.HANDOVER and not self.incoming_cancelled:
             self._cancel_incoming(STOPPING_REASON)
-        elif state in (ChildState.STOPPED, ChildState.BACKOFF, ChildState.FATAL):
+        elif state in (ChildState.STOPPED, ChildState.BACKOFF, ChildState.FATAL, ChildState.HELD):
             self._finish()
         # Otherwise a stop or a sweep is under way; when it ends, nothing new starts.
 
@@ -205,7 +212,9 @@ class RequestSteps(ControllerBase):
         self.planner.reconfigure(restart.max_uptime, restart.max_uptime_jitter, restart.window)
         self.baseline.reconfigure(new.resources.degradation)
         child = self.child
-        if new.health != old.health and child is not None and self.state in ALIVE_STATES:
+        probed = child is not None and self.state in ALIVE_STATES and self.held is None
+        if new.health != old.health and probed:
+            assert child is not None
             pace = new.health.interval if child.healthy else new.health.startup_interval
             self._do(StartProbes(child.generation, 0.0, pace))
         self._reload_done()

@@ -194,7 +194,7 @@ def render(starter: Starter, cwd: str = ".") -> str:
         f"# watchdog config for: {shown}",
         "# Written by `watchdog init`. Check it with `watchdog check --config <this file>`, run it",
         "# with `watchdog run --config <this file>`. Keys not written here keep their defaults",
-        "# (README's configuration table lists every key).",
+        "# (docs/reference/config.md lists every key).",
         "",
         "app:",
         "  # used in log file names and events",

@@ -138,6 +138,27 @@ def env_value(value: object) -> str:
         raise ValueError("text without NUL or a lone surrogate") from None
 
 
+def umask(value: object) -> int:
+    """An octal string like "027"; a bare 027 is YAML's number 23, so a number is refused."""
+    if not isinstance(value, str) or re.fullmatch(r"0?[0-7]{3}", value.strip()) is None:
+        raise ValueError
+    return int(value, 8)
+
+
+def account(value: object) -> str | int:
+    """A user or group: its name, or its number."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if not 0 <= value < 2**32 - 1:
+            raise ValueError
+        return value
+    text = nonempty_text(value).strip()
+    if text.isdigit():
+        return account(int(text))
+    if not set(text) <= NAME_CHARS | {"$"} or text[0] == "-":
+        raise ValueError
+    return text
+
+
 def signal_name(value: object) -> signal.Signals:
     name = nonempty_text(value).upper()
     try:

@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from watchdog.config.app import AppConfig, HostProblem
+from watchdog.config.envfile import EnvFileError, read_env_file
+from watchdog.config.identity import identity
 from watchdog.config.reader import show
 
 PATH_SHOWN = 1024  # a path is shown whole: its end is what says where it went wrong
@@ -55,9 +57,11 @@ def _cwd_problem(cwd: Path) -> HostProblem | None:
     return None
 
 
-def _command_problem(app: AppConfig, environ: Mapping[str, str]) -> HostProblem | None:
+def _command_problem(
+    app: AppConfig, environ: Mapping[str, str], from_file: Mapping[str, str]
+) -> HostProblem | None:
     program = app.command[0]
-    path = search_path(app.env, environ)
+    path = search_path({**from_file, **app.env}, environ)
     if locate(program, app.cwd, path) is not None:
         return None
     shown = show(program)
@@ -70,6 +74,7 @@ def _command_problem(app: AppConfig, environ: Mapping[str, str]) -> HostProblem 
         where = "" if os.path.isabs(program) else f" in app.cwd {app.cwd}"
         return "command", "an executable program", f"{shown} (no such file{where})"
     source = "app.env's PATH" if "PATH" in app.env else "PATH"
+    source = "app.env_file's PATH" if "PATH" in from_file and "PATH" not in app.env else source
     return "command", f"a program found on {source}", f"{shown} (not found)"
 
 
@@ -78,6 +83,14 @@ def app_problems(app: AppConfig, environ: Mapping[str, str] = os.environ) -> lis
     cwd = _cwd_problem(app.cwd)
     if cwd is not None:
         return [cwd]  # the command is looked up from app.cwd: nothing to say about it yet
+    problems = identity(app)[1]
+    from_file: dict[str, str] = {}
+    if app.env_file is not None:
+        try:
+            from_file = read_env_file(app.env_file)
+        except EnvFileError as exc:
+            expected = "a readable file of NAME=value lines (systemd EnvironmentFile=)"
+            problems.append(("env_file", expected, str(exc)))
     # With shell: true the command is a line for /bin/sh, whose words are its business.
-    command = None if app.shell else _command_problem(app, environ)
-    return [command] if command is not None else []
+    command = None if app.shell else _command_problem(app, environ, from_file)
+    return [*problems, *([command] if command is not None else [])]

@@ -19,7 +19,9 @@ from watchdog.config.kinds import (
     DISK_PATHS,
     DURATION,
     ENV,
+    ENV_FILE,
     FLAG,
+    GROUP,
     HEADERS,
     LISTEN,
     METRICS_LISTEN,
@@ -32,7 +34,9 @@ from watchdog.config.kinds import (
     SIZE,
     STATUSES,
     TEXTFILE,
+    UMASK,
     URL,
+    USER,
     WEBHOOK_URL,
     WINDOW,
     Group,
@@ -102,6 +106,22 @@ SCHEMA: tuple[Group | Key, ...] = (
     Key("app.env", ENV, {}, RESTARTS,
         "added to the inherited environment (string or number values); the values are secrets,"
         " shown as `<redacted>`", secret=True),
+    Key("app.env_file", ENV_FILE, None, RESTARTS + "; the file itself is read at every start",
+        "e.g. `/etc/api/env`: variables read from this file (systemd `EnvironmentFile=` syntax:"
+        " `NAME=value` lines, `#`/`;` comments, optional quotes) at every start of the app, so an"
+        " edited file applies from its next restart; `app.env` wins over it. `check` fails if it"
+        " is missing or has a bad line (named by its number); the values are secrets, never"
+        " shown"),
+    Key("app.user", USER, None, RESTARTS,
+        "e.g. `api` or `1000`: the app and its whole tree run as this user, with its groups;"
+        " another user than the watchdog's own needs the watchdog to run as root. `null` = the"
+        " watchdog's user. The watchdog's logs and state stay its own (0640, 0750)"),
+    Key("app.group", GROUP, None, RESTARTS,
+        "e.g. `api`: the group the app runs as; `null` = `app.user`'s primary group (or the"
+        " watchdog's); another group than the watchdog's needs root"),
+    Key("app.umask", UMASK, None, RESTARTS,
+        "e.g. `\"027\"` (quoted: YAML reads a bare 027 as the number 23): the app starts with"
+        " this file mode mask; `null` = the watchdog's"),
     Key("app.shell", FLAG, False, RESTARTS, "`true`: `command` is one string run by `/bin/sh -c`"),
     Key("app.stop_signal", SIGNAL, "TERM", RESTARTS,
         "sent to the child's process group to stop it"),

@@ -99,6 +99,8 @@ NEW_VALUES: dict[str, object] = {  # keys whose value is null by default, or spe
     "app.user": "nobody",
     "app.group": "nogroup",
     "app.umask": 0o27,
+    "health.method": "HEAD",
+    "health.expect_body": "ok",
     "resources.memory.max_rss": 2**30,
     "resources.memory.max_worker_rss": 2**29,
     "resources.memory.worker_signal": signal.SIGINT,

@@ -268,6 +268,20 @@ HEADER_VALUE = re.compile(r"(?:[\x21-\x7e]+(?:[ \t]+[\x21-\x7e]+)*)?")
 HEADER_NAMES = "header names of letters, digits and !#$%&'*+-.^_`|~"
 
 
+def expect_body(value: object) -> str | Mapping[str, Any]:
+    """A substring of the body, or a mapping of top-level JSON keys to the values they hold."""
+    if isinstance(value, dict):
+        scalars = (str, int, float, bool, type(None))
+        pairs = value.items()
+        if not value or not all(isinstance(k, str) and isinstance(v, scalars) for k, v in pairs):
+            raise ValueError
+        return MappingProxyType(dict(value))
+    text = encodable_text(value)
+    if not text:
+        raise ValueError
+    return text
+
+
 def header_name(name: str) -> bool:
     return HEADER_NAME.fullmatch(name) is not None
 

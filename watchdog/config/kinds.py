@@ -148,6 +148,12 @@ LISTEN = optional(
 )
 METRICS_LISTEN = optional(Kind("an address like 127.0.0.1:9464", listen_address))
 TEXTFILE = optional(Kind("a path", in_folder=convert.path))
+EXPECT_BODY = optional(
+    Kind(
+        "a text the body must contain, or a mapping of JSON keys to the values they must hold",
+        convert.expect_body,
+    )
+)
 ENV_FILE = optional(Kind("the path of a file", in_folder=convert.path))
 USER = optional(Kind("a user name or number", convert.account))
 GROUP = optional(Kind("a group name or number", convert.account))

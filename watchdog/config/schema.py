@@ -20,6 +20,7 @@ from watchdog.config.kinds import (
     DURATION,
     ENV,
     ENV_FILE,
+    EXPECT_BODY,
     FLAG,
     GROUP,
     HEADERS,
@@ -134,9 +135,15 @@ SCHEMA: tuple[Group | Key, ...] = (
     Key("app.listen_backlog", whole(1, "connections"), 2048,
         "restarts the app; refused while app.listen holds the socket: restart the watchdog",
         "connections the kernel queues while no child accepts (capped by `net.core.somaxconn`)"),
-    Group("health", "the health probe: GET health.url every interval"),
+    Group("health", "the health probe: GET (or HEAD) health.url every interval"),
     Key("health.url", URL, "http://127.0.0.1:8000/health", PROBES_AGAIN,
-        "http(s) URL probed with GET", flag="--url"),
+        "http(s) URL probed with `method`", flag="--url"),
+    Key("health.method", choice("GET", "HEAD"), "GET", PROBES_AGAIN,
+        "`GET` or `HEAD` (no body is read: no `expect_body`)"),
+    Key("health.headers", HEADERS, {}, PROBES_AGAIN,
+        "e.g. `{Authorization: \"Bearer ...\"}`: sent with every probe; names are HTTP tokens,"
+        " values visible ASCII. The values are secrets: never logged, shown or quoted in an"
+        " error, even one the app echoes back", secret=True),
     Key("health.interval", DURATION, "60s", PROBES_AGAIN,
         "time between probes (guide: every minute)", flag="--interval"),
     Key("health.timeout", DURATION, "5s", PROBES_AGAIN,
@@ -151,6 +158,10 @@ SCHEMA: tuple[Group | Key, ...] = (
     Key("health.expect_status", STATUSES, [200], PROBES_AGAIN,
         "statuses that count as healthy; redirects are followed (up to 5) only to the same"
         " scheme, host and port"),
+    Key("health.expect_body", EXPECT_BODY, None, PROBES_AGAIN,
+        "e.g. `ok`: the body (its first 64 KB) must contain this text; or e.g. `{status: ok}`:"
+        " the body must be a JSON object whose top-level keys hold these values (`\"ok\"`"
+        " and `true` differ). Else the probe fails, saying what came; `null` = any body"),
     Group("restart", "when and how the child is restarted"),
     Key("restart.min_interval", DURATION, "5m", AT_ONCE,
         "at most one watchdog-initiated restart of a live child per this interval"),

@@ -40,8 +40,8 @@ def _everything_said(watchdog: WatchdogProcess) -> str:
 def test_env_file_reaches_the_child_and_an_edit_applies_on_restart(
     run_watchdog, tmp_path: Path
 ) -> None:
-    """app.env wins over the file; the file is read again at the next start; no value is
-    ever logged."""
+    """app.env wins over the file; the file is read again at the next start; a reload
+    checks it; no value is ever logged."""
     env_file = tmp_path / "app.env"
     env_file.write_text(f"# secrets\nTOKEN={SECRET}\nSHARED=from-file\n")
     config = fast_config(
@@ -61,7 +61,11 @@ def test_env_file_reaches_the_child_and_an_edit_applies_on_restart(
     seen = _environ(second["pid"])
     assert (seen["TOKEN"], seen["SHARED"]) == (f"{SECRET}-2", "from-config")
     assert watchdog_command(watchdog.config_path, "status").returncode == 0
-    env_file.unlink()  # gone at run time: the next start fails, named, and is survived
+    env_file.unlink()  # gone at run time: a reload is refused, the next start fails, named
+    watchdog.send(signal.SIGHUP)
+    [refused] = watchdog.wait_for("reload_failed")
+    readable = "app.env_file: expected a readable file"
+    assert any(error.startswith(readable) for error in refused["errors"])
     os.kill(second["pid"], signal.SIGKILL)
     [failed] = watchdog.wait_for("spawn_failed")
     assert f"app.env_file {env_file} (no such file)" in failed["error"]

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import os
 import pwd
+import shutil
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from watchdog.config import ConfigError, parse
 from watchdog.config.app import AppConfig
-from watchdog.config.identity import Identity, identity
+from watchdog.config.hostcheck import app_problems
+from watchdog.config.identity import Identity, denied, identity
 
 NOBODY = pwd.getpwnam("nobody")
 NOT_ROOT = 12345  # a uid and gid of no one
@@ -79,3 +83,53 @@ def test_an_unknown_user_or_group_is_named(tmp_path: Path) -> None:
         ("user", "a user known to this host", '"no-such-user" (no such user)'),
         ("group", "a group known to this host", '"no-such-group" (no such group)'),
     ]
+
+
+@pytest.fixture
+def open_dir() -> Iterator[Path]:
+    """A folder every user may search (pytest's own tmp_path is root's alone)."""
+    folder = Path(tempfile.mkdtemp(dir="/tmp"))
+    folder.chmod(0o755)
+    yield folder
+    shutil.rmtree(folder)
+
+
+NOBODY_ID = Identity(NOBODY.pw_uid, NOBODY.pw_gid, ())
+
+
+def test_a_folder_or_program_the_user_may_not_reach_is_found(open_dir: Path) -> None:
+    private = open_dir / "private"
+    (private / "bin").mkdir(parents=True)
+    private.chmod(0o700)
+    tool = open_dir / "tool"
+    tool.write_text("#!/bin/sh\n")
+    tool.chmod(0o711)  # runnable, but a script its interpreter cannot read as nobody
+    binary = open_dir / "binary"
+    binary.write_bytes(b"\x7fELF")
+    binary.chmod(0o711)
+    assert denied(str(private / "bin"), NOBODY_ID) == str(private)
+    assert denied(str(open_dir), NOBODY_ID) is None
+    assert denied(str(tool), NOBODY_ID, run=True) == str(tool)
+    assert denied(str(binary), NOBODY_ID, run=True) is None
+    link = open_dir / "link"
+    link.symlink_to(private / "bin")
+    assert denied(str(link), NOBODY_ID) == str(private)
+    assert denied(str(private), Identity(0, 0, ())) is None
+    assert denied(str(private), Identity()) is None
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root may pick another user")
+def test_check_refuses_a_cwd_or_command_the_user_may_not_reach(open_dir: Path) -> None:
+    private = open_dir / "private"
+    private.mkdir(mode=0o700)
+    found = app_problems(
+        app_of(open_dir, user="nobody", cwd=str(private), command=["/bin/true"]), os.environ
+    )
+    got = f'"{private}" (denied at {private})'
+    assert found == [("cwd", 'a directory "nobody" may enter', got)]
+    program = private / "serve"
+    program.write_text("#!/bin/sh\n")
+    program.chmod(0o755)
+    found = app_problems(app_of(open_dir, user="nobody", command=[str(program)]), os.environ)
+    got = f'"{program}" (denied at {private})'
+    assert found == [("command", 'a program "nobody" may run', got)]

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 
 from watchdog.config.app import AppConfig, HostProblem
 from watchdog.config.envfile import EnvFileError, read_env_file
-from watchdog.config.identity import identity
+from watchdog.config.identity import Identity, denied, identity
 from watchdog.config.reader import show
 
 PATH_SHOWN = 1024  # a path is shown whole: its end is what says where it went wrong
@@ -83,7 +84,7 @@ def app_problems(app: AppConfig, environ: Mapping[str, str] = os.environ) -> lis
     cwd = _cwd_problem(app.cwd)
     if cwd is not None:
         return [cwd]  # the command is looked up from app.cwd: nothing to say about it yet
-    problems = identity(app)[1]
+    who, problems = identity(app)
     from_file: dict[str, str] = {}
     if app.env_file is not None:
         try:
@@ -93,4 +94,27 @@ def app_problems(app: AppConfig, environ: Mapping[str, str] = os.environ) -> lis
             problems.append(("env_file", expected, str(exc)))
     # With shell: true the command is a line for /bin/sh, whose words are its business.
     command = None if app.shell else _command_problem(app, environ, from_file)
+    if command is None:
+        problems += _refused(app, who, search_path({**from_file, **app.env}, environ))
     return [*problems, *([command] if command is not None else [])]
+
+
+def _refused(app: AppConfig, who: Identity, path: str) -> list[HostProblem]:
+    """What app.user may not do that the app needs: enter app.cwd, run the command, and
+    with app.listen run the watchdog's own Python, which hands the held socket over."""
+    user = show(app.user if app.user is not None else app.group)
+    found: list[HostProblem] = []
+    where = denied(str(app.cwd), who)
+    if where is not None:
+        shown = show(str(app.cwd), PATH_SHOWN)
+        found.append(("cwd", f"a directory {user} may enter", f"{shown} (denied at {where})"))
+    program = locate(app.command[0], app.cwd, path)
+    where = None if program is None else denied(program, who, run=True)
+    if program is not None and where is not None:
+        shown = show(app.command[0], PATH_SHOWN)
+        found.append(("command", f"a program {user} may run", f"{shown} (denied at {where})"))
+    where = denied(sys.executable, who, run=True) if app.listen is not None else None
+    if where is not None:
+        expected = "a user that may run the watchdog's Python (it hands the held socket over)"
+        found.append(("user", expected, f"{user} (denied at {where})"))
+    return found

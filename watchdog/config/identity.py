@@ -82,3 +82,44 @@ def _name(uid: int) -> str:
 def _group_name(gid: int) -> str:
     found = _group(gid)
     return found.gr_name if found is not None else str(gid)
+
+
+def denied(path: str, who: Identity, *, run: bool = False) -> str | None:
+    """Where `who` is refused on the way to `path` (every folder searched, and `path` itself
+    entered, or run when `run`): the first such path, or None. Mode bits only: an ACL or a
+    capability may allow more, never less, so a path found here is refused indeed."""
+    if who.uid in (None, 0):
+        return None
+    groups = {who.gid, *(who.groups or ())} - {None}
+    real = os.path.realpath(path)
+    steps = [*_folders(path), *_folders(real), real]
+    for step in dict.fromkeys(steps):
+        try:
+            info = os.stat(step)
+        except OSError:
+            continue  # a missing path is the existence check's to report
+        bits = 6 if info.st_uid == who.uid else 3 if info.st_gid in groups else 0
+        if not (info.st_mode >> bits) & 1:  # the x bit of the class `who` falls in
+            return step
+    if run and not _readable_script(real, who, groups):
+        return real
+    return None
+
+
+def _folders(path: str) -> list[str]:
+    parts = os.path.abspath(path).split(os.sep)[1:-1]
+    return [os.sep + os.sep.join(parts[:depth]) for depth in range(len(parts) + 1)]
+
+
+def _readable_script(path: str, who: Identity, groups: set[int | None]) -> bool:
+    """A script is read by its interpreter as `who`; a binary needs only its x bit."""
+    try:
+        info = os.stat(path)
+        with open(path, "rb") as handle:
+            script = handle.read(2) == b"#!"
+    except OSError:
+        return True
+    if not script:
+        return True
+    bits = 6 if info.st_uid == who.uid else 3 if info.st_gid in groups else 0
+    return bool((info.st_mode >> (bits + 2)) & 1)

@@ -95,6 +95,12 @@ def test_the_flags_are_the_keys_that_declare_one() -> None:
 NEW_VALUES: dict[str, object] = {  # keys whose value is null by default, or special
     "app.listen": ListenSpec(host="127.0.0.1", port=9000),
     "app.stop_signal": signal.SIGINT,
+    "app.env_file": Path("/etc/api/env"),
+    "app.user": "nobody",
+    "app.group": "nogroup",
+    "app.umask": 0o27,
+    "health.method": "HEAD",
+    "health.expect_body": "ok",
     "resources.memory.max_rss": 2**30,
     "resources.memory.max_worker_rss": 2**29,
     "resources.memory.worker_signal": signal.SIGINT,

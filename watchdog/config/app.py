@@ -28,6 +28,10 @@ class AppConfig:
     stop_timeout: float
     listen: ListenSpec | None  # held by the watchdog and passed to every child
     listen_backlog: int
+    env_file: Path | None = None  # read at every start: its values are secrets too
+    user: str | int | None = None  # the child runs as this user (a root watchdog only)
+    group: str | int | None = None
+    umask: int | None = None
 
 
 def app_rules(reading: Reading, python: str, host_check: HostCheck | None) -> None:

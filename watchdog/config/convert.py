@@ -138,6 +138,27 @@ def env_value(value: object) -> str:
         raise ValueError("text without NUL or a lone surrogate") from None
 
 
+def umask(value: object) -> int:
+    """An octal string like "027"; a bare 027 is YAML's number 23, so a number is refused."""
+    if not isinstance(value, str) or re.fullmatch(r"0?[0-7]{3}", value.strip()) is None:
+        raise ValueError
+    return int(value, 8)
+
+
+def account(value: object) -> str | int:
+    """A user or group: its name, or its number."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if not 0 <= value < 2**32 - 1:
+            raise ValueError
+        return value
+    text = nonempty_text(value).strip()
+    if text.isdigit():
+        return account(int(text))
+    if not set(text) <= NAME_CHARS | {"$"} or text[0] == "-":
+        raise ValueError
+    return text
+
+
 def signal_name(value: object) -> signal.Signals:
     name = nonempty_text(value).upper()
     try:
@@ -245,6 +266,20 @@ def webhook_url(value: object) -> str:
 HEADER_NAME = re.compile(r"[-!#$%&'*+.^_`|~0-9a-zA-Z]+")
 HEADER_VALUE = re.compile(r"(?:[\x21-\x7e]+(?:[ \t]+[\x21-\x7e]+)*)?")
 HEADER_NAMES = "header names of letters, digits and !#$%&'*+-.^_`|~"
+
+
+def expect_body(value: object) -> str | Mapping[str, Any]:
+    """A substring of the body, or a mapping of top-level JSON keys to the values they hold."""
+    if isinstance(value, dict):
+        scalars = (str, int, float, bool, type(None))
+        pairs = value.items()
+        if not value or not all(isinstance(k, str) and isinstance(v, scalars) for k, v in pairs):
+            raise ValueError
+        return MappingProxyType(dict(value))
+    text = encodable_text(value)
+    if not text:
+        raise ValueError
+    return text
 
 
 def header_name(name: str) -> bool:

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 
 from watchdog.config.app import AppConfig, HostProblem
+from watchdog.config.envfile import EnvFileError, read_env_file
+from watchdog.config.identity import Identity, denied, identity
 from watchdog.config.reader import show
 
 PATH_SHOWN = 1024  # a path is shown whole: its end is what says where it went wrong
@@ -55,9 +58,11 @@ def _cwd_problem(cwd: Path) -> HostProblem | None:
     return None
 
 
-def _command_problem(app: AppConfig, environ: Mapping[str, str]) -> HostProblem | None:
+def _command_problem(
+    app: AppConfig, environ: Mapping[str, str], from_file: Mapping[str, str]
+) -> HostProblem | None:
     program = app.command[0]
-    path = search_path(app.env, environ)
+    path = search_path({**from_file, **app.env}, environ)
     if locate(program, app.cwd, path) is not None:
         return None
     shown = show(program)
@@ -70,6 +75,7 @@ def _command_problem(app: AppConfig, environ: Mapping[str, str]) -> HostProblem 
         where = "" if os.path.isabs(program) else f" in app.cwd {app.cwd}"
         return "command", "an executable program", f"{shown} (no such file{where})"
     source = "app.env's PATH" if "PATH" in app.env else "PATH"
+    source = "app.env_file's PATH" if "PATH" in from_file and "PATH" not in app.env else source
     return "command", f"a program found on {source}", f"{shown} (not found)"
 
 
@@ -78,6 +84,37 @@ def app_problems(app: AppConfig, environ: Mapping[str, str] = os.environ) -> lis
     cwd = _cwd_problem(app.cwd)
     if cwd is not None:
         return [cwd]  # the command is looked up from app.cwd: nothing to say about it yet
+    who, problems = identity(app)
+    from_file: dict[str, str] = {}
+    if app.env_file is not None:
+        try:
+            from_file = read_env_file(app.env_file)
+        except EnvFileError as exc:
+            expected = "a readable file of NAME=value lines (systemd EnvironmentFile=)"
+            problems.append(("env_file", expected, str(exc)))
     # With shell: true the command is a line for /bin/sh, whose words are its business.
-    command = None if app.shell else _command_problem(app, environ)
-    return [command] if command is not None else []
+    command = None if app.shell else _command_problem(app, environ, from_file)
+    if command is None:
+        problems += _refused(app, who, search_path({**from_file, **app.env}, environ))
+    return [*problems, *([command] if command is not None else [])]
+
+
+def _refused(app: AppConfig, who: Identity, path: str) -> list[HostProblem]:
+    """What app.user may not do that the app needs: enter app.cwd, run the command, and
+    with app.listen run the watchdog's own Python, which hands the held socket over."""
+    user = show(app.user if app.user is not None else app.group)
+    found: list[HostProblem] = []
+    where = denied(str(app.cwd), who)
+    if where is not None:
+        shown = show(str(app.cwd), PATH_SHOWN)
+        found.append(("cwd", f"a directory {user} may enter", f"{shown} (denied at {where})"))
+    program = locate(app.command[0], app.cwd, path)
+    where = None if program is None else denied(program, who, run=True)
+    if program is not None and where is not None:
+        shown = show(app.command[0], PATH_SHOWN)
+        found.append(("command", f"a program {user} may run", f"{shown} (denied at {where})"))
+    where = denied(sys.executable, who, run=True) if app.listen is not None else None
+    if where is not None:
+        expected = "a user that may run the watchdog's Python (it hands the held socket over)"
+        found.append(("user", expected, f"{user} (denied at {where})"))
+    return found

@@ -44,11 +44,13 @@ class Kind:
             return format_duration(value)
         if self.unit == "size":
             return format_size(value)
+        if self.unit == "octal":
+            return f"{value:03o}"
         return f"{value:g}" if isinstance(value, float) else str(value)
 
     def shown(self, value: Any) -> Any:
         """`value` for `watchdog check`: durations and sizes spelled, the rest as it is."""
-        spelled_units = ("duration", "size")
+        spelled_units = ("duration", "size", "octal")
         return self.spelled(value) if self.unit in spelled_units and value is not None else value
 
     def converter(self, folder: Path) -> Converter:
@@ -155,6 +157,16 @@ LISTEN = optional(
 )
 METRICS_LISTEN = optional(Kind("an address like 127.0.0.1:9464", listen_address))
 TEXTFILE = optional(Kind("a path", in_folder=convert.path))
+EXPECT_BODY = optional(
+    Kind(
+        "a text the body must contain, or a mapping of JSON keys to the values they must hold",
+        convert.expect_body,
+    )
+)
+ENV_FILE = optional(Kind("the path of a file", in_folder=convert.path))
+USER = optional(Kind("a user name or number", convert.account))
+GROUP = optional(Kind("a group name or number", convert.account))
+UMASK = optional(Kind('an octal mask like "027" (quoted)', convert.umask, unit="octal"))
 DISK_PATHS = Kind("a list of directory paths", in_folder=convert.paths)
 ALERT_EVENTS = Kind("a list of: " + ", ".join(convert.ALERT_KINDS), convert.alert_kinds)
 PROGRAM = optional(

@@ -20,7 +20,10 @@ from watchdog.config.kinds import (
     DISK_PATHS,
     DURATION,
     ENV,
+    ENV_FILE,
+    EXPECT_BODY,
     FLAG,
+    GROUP,
     HEADERS,
     LISTEN,
     METRICS_LISTEN,
@@ -33,7 +36,9 @@ from watchdog.config.kinds import (
     SIZE,
     STATUSES,
     TEXTFILE,
+    UMASK,
     URL,
+    USER,
     WEBHOOK_URL,
     WINDOW,
     Group,
@@ -103,6 +108,22 @@ SCHEMA: tuple[Group | Key, ...] = (
     Key("app.env", ENV, {}, RESTARTS,
         "added to the inherited environment (string or number values); the values are secrets,"
         " shown as `<redacted>`", secret=True),
+    Key("app.env_file", ENV_FILE, None, RESTARTS + "; the file itself is read at every start",
+        "e.g. `/etc/api/env`: variables read from this file (systemd `EnvironmentFile=` syntax:"
+        " `NAME=value` lines, `#`/`;` comments, optional quotes) at every start of the app, so an"
+        " edited file applies from its next restart; `app.env` wins over it. `check` fails if it"
+        " is missing or has a bad line (named by its number); the values are secrets, never"
+        " shown"),
+    Key("app.user", USER, None, RESTARTS,
+        "e.g. `api` or `1000`: the app and its whole tree run as this user, with its groups;"
+        " another user than the watchdog's own needs the watchdog to run as root. `null` = the"
+        " watchdog's user. The watchdog's logs and state stay its own (0640, 0750)"),
+    Key("app.group", GROUP, None, RESTARTS,
+        "e.g. `api`: the group the app runs as; `null` = `app.user`'s primary group (or the"
+        " watchdog's); another group than the watchdog's needs root"),
+    Key("app.umask", UMASK, None, RESTARTS,
+        "e.g. `\"027\"` (quoted: YAML reads a bare 027 as the number 23): the app starts with"
+        " this file mode mask; `null` = the watchdog's"),
     Key("app.shell", FLAG, False, RESTARTS, "`true`: `command` is one string run by `/bin/sh -c`"),
     Key("app.stop_signal", SIGNAL, "TERM", RESTARTS,
         "sent to the child's process group to stop it"),
@@ -115,9 +136,15 @@ SCHEMA: tuple[Group | Key, ...] = (
     Key("app.listen_backlog", whole(1, "connections"), 2048,
         "restarts the app; refused while app.listen holds the socket: restart the watchdog",
         "connections the kernel queues while no child accepts (capped by `net.core.somaxconn`)"),
-    Group("health", "the health probe: GET health.url every interval"),
+    Group("health", "the health probe: GET (or HEAD) health.url every interval"),
     Key("health.url", URL, "http://127.0.0.1:8000/health", PROBES_AGAIN,
-        "http(s) URL probed with GET", flag="--url"),
+        "http(s) URL probed with `method`", flag="--url"),
+    Key("health.method", choice("GET", "HEAD"), "GET", PROBES_AGAIN,
+        "`GET` or `HEAD` (no body is read: no `expect_body`)"),
+    Key("health.headers", HEADERS, {}, PROBES_AGAIN,
+        "e.g. `{Authorization: \"Bearer ...\"}`: sent with every probe; names are HTTP tokens,"
+        " values visible ASCII. The values are secrets: never logged, shown or quoted in an"
+        " error, even one the app echoes back", secret=True),
     Key("health.interval", DURATION, "60s", PROBES_AGAIN,
         "time between probes (guide: every minute)", flag="--interval"),
     Key("health.timeout", DURATION, "5s", PROBES_AGAIN,
@@ -132,6 +159,10 @@ SCHEMA: tuple[Group | Key, ...] = (
     Key("health.expect_status", STATUSES, [200], PROBES_AGAIN,
         "statuses that count as healthy; redirects are followed (up to 5) only to the same"
         " scheme, host and port"),
+    Key("health.expect_body", EXPECT_BODY, None, PROBES_AGAIN,
+        "e.g. `ok`: the body (its first 64 KB) must contain this text; or e.g. `{status: ok}`:"
+        " the body must be a JSON object whose top-level keys hold these values (`\"ok\"`"
+        " and `true` differ). Else the probe fails, saying what came; `null` = any body"),
     Group("restart", "when and how the child is restarted"),
     Key("restart.min_interval", DURATION, "5m", AT_ONCE,
         "at most one watchdog-initiated restart of a live child per this interval"),

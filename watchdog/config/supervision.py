@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import signal
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from watchdog.config.reader import show
 from watchdog.config.reading import Reading
@@ -22,6 +24,12 @@ class HealthConfig:
     startup_timeout: float
     startup_interval: float
     expect_status: tuple[int, ...]
+    # Defaults for records built by hand (tests of the probe and the policy): the schema's.
+    method: str = default("health.method")
+    headers: Mapping[str, str] = field(  # secrets: kept out of any repr
+        default_factory=lambda: default("health.headers"), repr=False
+    )
+    expect_body: str | Mapping[str, Any] | None = default("health.expect_body")
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +77,11 @@ def health_rules(reading: Reading) -> None:
             " so probes never overlap",
             format_duration(timeout) + given,
         )
+
+
+    if reading["health.method"] == "HEAD" and reading["health.expect_body"] is not None:
+        expected = "null with health.method HEAD (no body comes)"
+        reading.problem("health.expect_body", expected, show(reading.raw("health.expect_body")))
 
 
 def restart_rules(reading: Reading) -> None:

@@ -1,5 +1,5 @@
-"""Secrets of the alert targets (the webhook URL beyond its host, header values), found and
-replaced in whatever a message quotes them as."""
+"""Secrets of the alert targets (the webhook URL beyond its host, header values) and of the
+health probe (its header values), found and replaced in whatever a message quotes them as."""
 
 from __future__ import annotations
 
@@ -46,9 +46,15 @@ def secrets_of(config: AlertsConfig) -> list[str]:
     url = httpx.URL(hook.url)
     private = [url.raw_path.decode("ascii"), url.path, url.fragment, *hook.headers.values()]
     private.append(url.userinfo.decode("ascii"))
+    return spelled_secrets(private, whole=(hook.url, str(url)))
+
+
+def spelled_secrets(private: Iterable[str], whole: Iterable[str] = ()) -> list[str]:
+    """Every way a message may quote the `private` texts (and pieces of them), longest first."""
+    private = list(private)
     # Pieces too: a message may quote one path segment or the token after "Bearer".
     pieces = [p for text in private for p in re.split(r"[/?&=#:@\s]+", text) if len(p) >= MIN_PIECE]
-    found = {hook.url, str(url), *pieces, *(text for text in private if text not in ("", "/"))}
+    found = {*whole, *pieces, *(text for text in private if text not in ("", "/"))}
     spelled = {form for text in found for form in _spellings(text)}
     return sorted(spelled, key=len, reverse=True)
 

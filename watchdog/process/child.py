@@ -16,7 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from watchdog.config import AppConfig
+from watchdog.config.envfile import EnvFileError, read_env_file
 from watchdog.config.hostcheck import locate
+from watchdog.config.identity import identity
 from watchdog.core.observations import ChildExit
 from watchdog.process.environ import MARK, public_environ
 from watchdog.process.heldsocket import with_socket
@@ -156,7 +158,16 @@ def spawn(
     watchdog of the same app can find what this one leaves behind if it is SIGKILLed.
     """
     env = public_environ()
+    if app.env_file is not None:
+        try:
+            env.update(read_env_file(app.env_file))  # at every start: an edit applies on restart
+        except EnvFileError as exc:
+            raise SpawnError(f"app.env_file {exc}") from None
     env.update(app.env)
+    who, problems = identity(app)
+    if problems:
+        key, expected, got = problems[0]
+        raise SpawnError(f"app.{key}: expected {expected}, got {got}")
     if mark is not None:
         env[MARK] = mark
     command: list[str] = list(app.command)
@@ -176,6 +187,10 @@ def spawn(
             start_new_session=True,
             close_fds=True,
             pass_fds=() if held is None else (held.fileno(),),
+            user=who.uid,
+            group=who.gid,
+            extra_groups=who.groups,
+            umask=-1 if app.umask is None else app.umask,
             # The loop's only other thread is asyncio's resolver pool, idle between
             # probes; the hook makes one prctl call and takes no Python-level lock.
             preexec_fn=_die_with(os.getpid()),  # noqa: PLW1509

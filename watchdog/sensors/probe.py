@@ -1,21 +1,26 @@
-"""The health probe: one HTTP GET with a hard deadline. It reports, it never raises."""
+"""The health probe: one HTTP GET (or HEAD) with a hard deadline. It reports, never raises."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import httpx
 
 from watchdog import __version__
 from watchdog.config import HealthConfig
+from watchdog.config.reader import show
 from watchdog.core.observations import ProbeResult
 from watchdog.core.units import format_duration
+from watchdog.outputs.redaction import redact, spelled_secrets
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_REDIRECTS = 5
+BODY_SHOWN = 100  # characters of an unexpected body quoted in the probe's error
 
 
 class Prober:
@@ -31,6 +36,8 @@ class Prober:
         self._clock = clock
         self._unix_socket = unix_socket  # the app listens there; the URL names the Host only
         self._ssl = httpx.create_ssl_context()  # once: loading the CA bundle is dear
+        # An error may quote a header (h11 does), a body may echo one: neither is told.
+        self._secrets = spelled_secrets(health.headers.values())
         self._client = self._new_client()
 
     def _new_client(self) -> httpx.AsyncClient:
@@ -56,11 +63,12 @@ class Prober:
         started = self._clock()
         status: int | None = None
         error: str | None = None
+        body = b""
         timed_out = False
         try:
             # httpx's timeout is per read; a slow drip of bytes must still end at `timeout`.
             async with asyncio.timeout(self._health.timeout):
-                status = await self._get()
+                status, body = await self._get()
         except (TimeoutError, httpx.TimeoutException):
             timed_out = True
             error = f"no answer within {format_duration(self._health.timeout)}"
@@ -73,6 +81,10 @@ class Prober:
             error = f"{type(exc).__name__}: {exc}"
         if error is None and status not in self._health.expect_status:
             error = f"unexpected status {status}"
+        if error is None and self._health.expect_body is not None:
+            error = body_problem(body, self._health.expect_body)
+        if error is not None and self._secrets:
+            error = redact(error, self._secrets)
         finished = self._clock()
         return ProbeResult(
             ok=error is None,
@@ -83,14 +95,15 @@ class Prober:
             timed_out=timed_out,
         )
 
-    async def _get(self) -> int:
+    async def _get(self) -> tuple[int, bytes]:
         url = httpx.URL(self._health.url)
+        health = self._health
         for _ in range(MAX_REDIRECTS + 1):
-            async with self._client.stream("GET", url) as response:
+            async with self._client.stream(health.method, url, headers=health.headers) as response:
                 target = response.next_request.url if response.next_request else None
                 if target is None:
-                    await _read_bounded(response)
-                    return response.status_code
+                    body = await _read_bounded(response, keep=health.expect_body is not None)
+                    return response.status_code, body
             if _origin(target) != _origin(url):
                 # A health check must not wander off to another host because it was told to.
                 raise _ProbeFailedError(f"redirected to another origin: {_origin(target)}")
@@ -118,12 +131,48 @@ def _origin(url: httpx.URL) -> str:
     return f"{url.scheme}://{url.host}:{port}"
 
 
-async def _read_bounded(response: httpx.Response) -> None:
-    received = 0
-    async for chunk in response.aiter_raw():
+async def _read_bounded(response: httpx.Response, *, keep: bool) -> bytes:
+    """The body's first MAX_BODY_BYTES, decoded (gzip) when `keep`, else read and dropped."""
+    received, kept = 0, bytearray()
+    async for chunk in response.aiter_bytes() if keep else response.aiter_raw():
         received += len(chunk)
+        if keep:
+            kept += chunk[: MAX_BODY_BYTES - len(kept)]
         if received >= MAX_BODY_BYTES:
-            return
+            break
+    return bytes(kept)
+
+
+def body_problem(body: bytes, expected: str | Mapping[str, Any]) -> str | None:
+    """Why `body` is not the healthy answer `expected` describes, or None when it is."""
+    text = body.decode("utf-8", "replace")
+    came = show(text, BODY_SHOWN) if text else "an empty body"
+    if isinstance(expected, str):
+        return None if expected in text else f"body without {show(expected)}: got {came}"
+    wanted = show(dict(expected), BODY_SHOWN)
+    try:
+        answer = json.loads(text)
+    except ValueError:
+        answer = None
+    if not isinstance(answer, dict):
+        return f"body is not a JSON object with {wanted}: got {came}"
+    for key, value in expected.items():
+        if key not in answer:
+            return f"body without {show(key)} (expected {wanted}): got {came}"
+        if not _same(answer[key], value):
+            got = show(answer[key], BODY_SHOWN)
+            return f"body has {show(key)}: {got}, expected {show(value)}"
+    return None
+
+
+def _same(answer: object, expected: object) -> bool:
+    """JSON equality: true is not 1, "1" is not 1, 1 is 1.0."""
+    if isinstance(answer, bool) or isinstance(expected, bool):
+        return answer is expected
+    numbers = (int, float)
+    if isinstance(answer, numbers) and isinstance(expected, numbers):
+        return answer == expected
+    return type(answer) is type(expected) and answer == expected
 
 
 def _describe(exc: httpx.HTTPError) -> str:

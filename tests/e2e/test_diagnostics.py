@@ -367,7 +367,12 @@ def test_a_crash_is_decoded_and_recorded(run_watchdog) -> None:
     [exited] = watchdog.wait_for("child_exited", timeout=10)
     assert exited["pid"] == healthy["pid"]
     assert exited["exit"] == "exit code 1"
-    snapshot = json.loads(Path(exited["diagnostics"]).read_text())
+    # A first crash with nothing left running: the app comes back first, then the snapshot.
+    [_, again] = watchdog.wait_for("child_healthy", count=2, timeout=10)
+    [written] = watchdog.wait_for("diagnostics_written", timeout=10)
+    assert written["pid"] == healthy["pid"]
+    assert written["timestamp"] > again["timestamp"], "taken after the new child answered"
+    snapshot = json.loads(Path(written["diagnostics"]).read_text())
     assert snapshot["exit_info"] == {"code": 1, "signal": None, "description": "exit code 1"}
     assert snapshot["reason"] == "exited: exit code 1"
     assert any(str(port) in line for line in snapshot["output_tail"])

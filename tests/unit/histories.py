@@ -106,10 +106,14 @@ class Run:
     def probe(self, at: float, result: ProbeResult | None = None) -> list[Command]:
         return self.feed(at, Probed(self.generation, result or ok(at)))
 
-    def exit(self, at: float, code: int = 1, generation: int | None = None) -> list[Command]:
+    def exit(
+        self, at: float, code: int = 1, generation: int | None = None, left: int = 1
+    ) -> list[Command]:
+        """The child exits; `left`: processes of the app still running then (by default
+        some: its orphans may hold the port, so they are swept before the respawn)."""
         gen = generation or self.generation
         pid = self.pid_of(gen)
-        return self.feed(at, Exited(gen, crash(pid, at, code), f"exit code {code}"))
+        return self.feed(at, Exited(gen, crash(pid, at, code), f"exit code {code}", left))
 
     def stopped(
         self, at: float, generation: int | None = None, outcome: StopOutcome | None = None

@@ -43,6 +43,16 @@ def test_restarts_pair_with_the_next_healthy_newest_first() -> None:
     ]
 
 
+def test_a_crash_respawned_first_gets_its_snapshot_from_the_later_event() -> None:
+    events = [
+        event(T0, "child_exited", pid=11, exit="exit code 1", code=1, signal=None),
+        event(T0 + 0.1, "child_healthy", pid=12, downtime=0.1),
+        event(T0 + 0.2, "diagnostics_written", pid=11, reason="exited", diagnostics="/d/c.json"),
+    ]
+    [crash] = restarts_from_events(events)
+    assert (crash.pid, crash.downtime, crash.snapshot) == (11, 0.1, "/d/c.json")
+
+
 def test_a_second_restart_within_one_outage_is_marked_as_such() -> None:
     """Crashes before the app is healthy again share the first one's downtime."""
     events = [

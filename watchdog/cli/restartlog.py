@@ -1,7 +1,8 @@
 """`watchdog restarts`: the past restarts, from the main log, newest first.
 
 A restart is a `restart_triggered` event (the watchdog killed a live child) or a
-`child_exited` one (it died by itself). Either is paired with the next `child_healthy`,
+`child_exited` one (it died by itself; a first crash's snapshot comes later, in
+`diagnostics_written`, since the app was started again first). Either is paired with the next `child_healthy`,
 which tells how long the app was down; a second restart before that is the same outage.
 A stopped watchdog ends an outage unmeasured: its successor does not know when it began.
 """
@@ -59,6 +60,10 @@ def restarts_from_events(events: Iterable[dict[str, Any] | str]) -> list[Restart
         if name in RESTART_EVENTS:
             found.append(_record(event, same_outage=outage is not None))
             outage = outage or found[-1]
+        elif name == "diagnostics_written":
+            crashed = [r for r in found if r["kind"] == "crash" and r["pid"] == event.get("pid")]
+            if crashed and not crashed[-1]["snapshot"]:
+                crashed[-1]["snapshot"] = event.get("diagnostics")
         elif name == "child_healthy" and outage is not None:
             downtime = event.get("downtime")
             if isinstance(downtime, int | float) and not isinstance(downtime, bool):

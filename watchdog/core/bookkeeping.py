@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from watchdog.core.commands import Command, Emit
 from watchdog.core.decisions import Decision, GiveUp, Respawn
-from watchdog.core.facts import Exited, Spawned, Stopped
+from watchdog.core.facts import Exited, SnapshotTaken, Spawned, StopOutcome, Stopped
 from watchdog.core.lifecycle import (
     ALIVE_STATES,
     SERVING_STATES,
@@ -30,6 +30,7 @@ from watchdog.core.rules.policy import Policy
 
 if TYPE_CHECKING:
     from watchdog.config import AppConfig, Config
+    from watchdog.core.steps.crashes import LeftBehind
 
 EXIT_OK = 0
 EXIT_INTERNAL_ERROR = 1
@@ -58,6 +59,7 @@ class ChildRecord:
     exit_text: str | None = None
     never_started: bool = False  # its command could not be started at all
     lot: float = 0.0  # where its planned restart falls in max_uptime_jitter
+    left: int = 0  # processes it left running when it exited
     app: AppConfig | None = None  # the app section it was started with
 
     @property
@@ -100,6 +102,10 @@ class ControllerBase:
         self.incoming_cancelled = False  # being stopped: its acceptance no longer counts
         self.previous_pid: int | None = None
         self.plan: Plan | None = None
+        # A crash respawned past, its snapshot and sweep to come (steps/crashes.py), and
+        # the crash count's answer to a crash, when it was asked at the exit already.
+        self.left_behind: LeftBehind | None = None
+        self.crash_decision: Respawn | GiveUp | None = None
         self.respawn_at: float | None = None
         self.down_since: float | None = None
         self.exit_code: int | None = None  # set once the watchdog is stopping
@@ -236,6 +242,18 @@ class ControllerBase:
     def _crashed(self, child: ChildRecord) -> None:
         raise NotImplementedError
 
+    def _respawned_first(self, child: ChildRecord, exit_info: dict[str, object]) -> bool:
+        raise NotImplementedError
+
+    def _counted_crash(self, child: ChildRecord) -> Respawn | GiveUp:
+        raise NotImplementedError
+
+    def _left_behind_snapshot(self, fact: SnapshotTaken) -> bool:
+        raise NotImplementedError
+
+    def _left_behind_stopped(self, fact: Stopped) -> bool:
+        raise NotImplementedError
+
     def _kill(self, kind: Kill, reason: str, *, diagnose: bool = True) -> None:
         raise NotImplementedError
 
@@ -309,6 +327,9 @@ class ControllerBase:
         raise NotImplementedError
 
     def _report_exit(self, child: ChildRecord, **fields: object) -> None:
+        raise NotImplementedError
+
+    def _report_orphans(self, outcome: StopOutcome) -> None:
         raise NotImplementedError
 
     def _report_stopped(self, child: ChildRecord, fact: Stopped) -> None:

@@ -36,6 +36,7 @@ from watchdog.core.facts import (
     WorkersReplaced,
 )
 from watchdog.core.steps.children import ChildSteps
+from watchdog.core.steps.crashes import CrashSteps
 from watchdog.core.steps.kills import KillSteps
 from watchdog.core.steps.operator import OperatorSteps
 from watchdog.core.steps.overlap import OverlapSteps
@@ -56,6 +57,7 @@ class Controller(
     RemedySteps,
     WorkerSteps,
     OperatorSteps,
+    CrashSteps,
 ):
     """Routes each fact to its step; ends every step with the wake-up it needs next."""
 
@@ -64,6 +66,7 @@ class Controller(
         self._out = []
         self._handlers[type(fact)](self, fact)
         self._remedies_after(fact)  # on what the step measured, and how the child now stands
+        self._left_behind_after()  # a crash respawned past: its snapshot once the new one boots
         wake = None if self.finishing else self.next_deadline()
         if wake != self._wake:
             self._wake = wake

@@ -61,6 +61,7 @@ class Exited:
     generation: int
     exit: ChildExit
     description: str
+    left: int = 0  # processes of the app's still running when it was reaped: its orphans
 
 
 @dataclass(frozen=True, slots=True)

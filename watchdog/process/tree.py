@@ -151,6 +151,12 @@ def _our_descendants(spare: int | None = None) -> list[psutil.Process]:
     return [p for p in live if p.pid not in spared and not _in_session(p.pid, spare)]
 
 
+def left_outside(spare: int | None) -> list[int]:
+    """The pids of the app's processes outside the tree and session of `spare` (the child
+    that runs now): what an earlier child left behind."""
+    return [process.pid for process in _our_descendants(spare)]
+
+
 def tree_of(pid: int) -> list[int]:
     """`pid` and its descendants, from the kernel's children lists."""
     return _walk([pid])

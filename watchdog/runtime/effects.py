@@ -38,7 +38,7 @@ from watchdog.core.commands import (
 )
 from watchdog.core.facts import Fact, SnapshotTaken
 from watchdog.outputs.logs import clean_logs
-from watchdog.process.tree import freeze_tree
+from watchdog.process.tree import freeze_tree, left_outside
 from watchdog.runtime.childeffects import ChildEffects
 from watchdog.runtime.remedies import post_app, signal_app
 from watchdog.runtime.shell import Shell
@@ -149,6 +149,10 @@ class Effects(ChildEffects):
         shell = self.shell
         child = shell.children.get(command.generation)
         tree = list(shell.tree_pids)
+        if command.exit_info is not None and shell.tree_generation != command.generation:
+            # A crash respawned past: what is left of it is what runs outside the new tree.
+            current = shell.children.get(shell.watched) if shell.watched is not None else None
+            tree = left_outside(current.pid if current is not None else None)
         pids = [child.pid, *tree] if child is not None and command.exit_info is None else tree
         try:
             path = await shell.postmortem.snapshot(

@@ -55,6 +55,7 @@ class Shell:
         self.listener: socket.socket | None = None
         self.answers: AnswerCheck | None = None
         self.tree_pids: tuple[int, ...] = ()  # as the last sample found them
+        self.tree_generation: int | None = None  # whose tree that was
         self.bus = Bus(clock)
         self.logs = LogOutput(events)
         self.bus.subscribe(self.logs)  # first: an event is in the log before anything acts on it

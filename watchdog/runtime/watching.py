@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 
 from watchdog.core.facts import CapCrossed, Exited, Fact, Probed, Sampled
-from watchdog.core.observations import ChildExit, ProbeResult
+from watchdog.core.observations import ProbeResult
 from watchdog.outputs.logs import clean_logs
 from watchdog.process.tree import app_pids, reap_all
 from watchdog.runtime.shell import Shell
@@ -64,7 +64,7 @@ async def sample_loop(shell: Shell, queue: Queue) -> None:
             failing = True
             continue
         failing = False
-        shell.tree_pids = sample.pids
+        shell.tree_pids, shell.tree_generation = sample.pids, generation
         queue(Sampled(sample))
 
 
@@ -111,11 +111,16 @@ def reap(shell: Shell, queue: Queue) -> None:
     """On SIGCHLD: every ended child of the app's, ours or an adopted orphan."""
     now = shell.clock()
     by_pid = {child.pid: child for child in shell.children.values()}
+    ended = []
     for pid, status in reap_all():
         child = by_pid.get(pid)
         if child is None:
             shell.emit("orphan_reaped", level="debug", pid=pid)
             continue
-        exit_: ChildExit = child.record_exit(status, now)
+        ended.append((child, child.record_exit(status, now)))
+    # What is still running of the app: whether a crashed child's orphans could be in the
+    # way of the next one (a few reads of the kernel's children lists).
+    left = len(app_pids()) if ended else 0
+    for child, exit_ in ended:
         description = shell.postmortem.describe_exit(child.generation, exit_)
-        queue(Exited(child.generation, exit_, description))
+        queue(Exited(child.generation, exit_, description, left))

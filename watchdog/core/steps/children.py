@@ -184,7 +184,7 @@ class ChildSteps(ControllerBase):
         child = self.child
         if child is None or fact.generation != child.generation or child.dead:
             return
-        child.exit, child.exit_text = fact.exit, fact.description
+        child.exit, child.exit_text, child.left = fact.exit, fact.description, fact.left
         if self.state in ALIVE_STATES or self.state is ChildState.RELOADING:
             self._crashed(child)
         # Being killed, stopped or handed over: the step under way takes the exit into account.

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from watchdog.core.bookkeeping import EXIT_CRASH_LOOP, ChildRecord, ControllerBase, Kill, Plan
 from watchdog.core.commands import Freeze, StopAccepting, StopProbes, StopTree, TakeSnapshot
 from watchdog.core.decisions import GiveUp, Respawn
-from watchdog.core.facts import SnapshotTaken, Stopped, StoppedAccepting
+from watchdog.core.facts import SnapshotTaken, StopOutcome, Stopped, StoppedAccepting
 from watchdog.core.lifecycle import ChildState, Trigger
 from watchdog.core.report import trend_record
 
@@ -25,12 +25,13 @@ class KillSteps(ControllerBase):
             self.down_since = child.exit.at
         self._restart_outcome("restart_failed", detail=f"the new child exited: {child.exit_text}")
         self.plan = Plan(Kill.CRASH, f"exited: {child.exit_text}")
-        exit_info = {
+        exit_info: dict[str, object] = {
             "code": child.exit.code,
             "signal": child.exit.signal,
             "description": child.exit_text,
         }
-        self._snapshot(exit_info)
+        if not self._respawned_first(child, exit_info):
+            self._snapshot(exit_info)
 
     def _report_exit(self, child: ChildRecord, **fields: object) -> None:
         assert child.exit is not None
@@ -79,6 +80,8 @@ class KillSteps(ControllerBase):
         )
 
     def on_snapshot_taken(self, fact: SnapshotTaken) -> None:
+        if self._left_behind_snapshot(fact):
+            return
         plan = self.plan
         if plan is None or fact.ticket != plan.ticket:
             return
@@ -176,6 +179,8 @@ class KillSteps(ControllerBase):
         if fact.generation is None:
             self._stopped_everything()
             return
+        if self._left_behind_stopped(fact):
+            return
         if self.incoming is not None and fact.generation == self.incoming.generation:
             if self.incoming_cancelled:  # the only stop ever asked for an incoming child
                 self._incoming_stopped(fact)
@@ -218,7 +223,13 @@ class KillSteps(ControllerBase):
     def _swept(self, child: ChildRecord, fact: Stopped) -> None:
         """The crashed child's orphans are gone: now the crash is counted."""
         self.plan = None
-        outcome = fact.outcome
+        self._report_orphans(fact.outcome)
+        if self.exiting:
+            self._finish()
+            return
+        self._account(self._counted_crash(child))
+
+    def _report_orphans(self, outcome: StopOutcome) -> None:
         if outcome.signalled:
             self._emit(
                 "orphans_stopped",
@@ -227,11 +238,6 @@ class KillSteps(ControllerBase):
                 sigkilled=outcome.killed,
                 survivors=outcome.survivors,
             )
-        if self.exiting:
-            self._finish()
-            return
-        assert child.exit is not None
-        self._account(self.policy.on_crash(child.exit_text or "exited", child.exit.at))
 
     def _account(self, decision: Respawn | GiveUp) -> None:
         """What the crash count says: wait, start again, or give up."""

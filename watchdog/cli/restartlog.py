@@ -2,8 +2,9 @@
 
 A restart is a `restart_triggered` event (the watchdog killed a live child) or a
 `child_exited` one (it died by itself; a first crash's snapshot comes later, in
-`diagnostics_written`, since the app was started again first). Either is paired with the next `child_healthy`,
-which tells how long the app was down; a second restart before that is the same outage.
+`diagnostics_written`, since the app was started again first). Either is paired with the
+next `child_healthy`, which tells how long the app was down; a second restart before that
+is the same outage.
 A stopped watchdog ends an outage unmeasured: its successor does not know when it began.
 """
 

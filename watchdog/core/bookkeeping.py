@@ -248,6 +248,11 @@ class ControllerBase:
     def _counted_crash(self, child: ChildRecord) -> Respawn | GiveUp:
         raise NotImplementedError
 
+    def _take_snapshot(
+        self, generation: int, reason: str, exit_info: dict[str, object] | None
+    ) -> int:
+        raise NotImplementedError
+
     def _left_behind_snapshot(self, fact: SnapshotTaken) -> bool:
         raise NotImplementedError
 

@@ -14,10 +14,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from watchdog.core.bookkeeping import ChildRecord, ControllerBase
-from watchdog.core.commands import CancelSnapshot, StopTree, TakeSnapshot
+from watchdog.core.commands import CancelSnapshot, StopTree
 from watchdog.core.decisions import GiveUp, Respawn
 from watchdog.core.lifecycle import ChildState
-from watchdog.core.report import trend_record
 
 if TYPE_CHECKING:
     from watchdog.core.facts import SnapshotTaken, Stopped
@@ -81,19 +80,7 @@ class CrashSteps(ControllerBase):
         if not self.config.diagnostics.enabled:
             self._sweep_left_behind()
             return
-        rules = self.policy.resources
-        trend = rules.last_trend if rules else None
-        left.ticket = self._ticket()
-        self._do(
-            TakeSnapshot(
-                left.ticket,
-                left.child.generation,
-                left.reason,
-                levels=self.levels(),
-                trend=trend_record(trend) if trend else None,
-                exit_info=left.exit_info,
-            )
-        )
+        left.ticket = self._take_snapshot(left.child.generation, left.reason, left.exit_info)
 
     def _left_behind_snapshot(self, fact: SnapshotTaken) -> bool:
         left = self.left_behind

@@ -65,19 +65,26 @@ class KillSteps(ControllerBase):
         if not self.config.diagnostics.enabled or not plan.diagnose:
             self._after_snapshot(None)
             return
+        plan.ticket = self._take_snapshot(child.generation, plan.reason, exit_info)
+
+    def _take_snapshot(
+        self, generation: int, reason: str, exit_info: dict[str, object] | None
+    ) -> int:
+        """Ask for a snapshot of `generation`'s tree; its ticket."""
         rules = self.policy.resources
         trend = rules.last_trend if rules else None
-        plan.ticket = self._ticket()
+        ticket = self._ticket()
         self._do(
             TakeSnapshot(
-                plan.ticket,
-                child.generation,
-                plan.reason,
+                ticket,
+                generation,
+                reason,
                 levels=self.levels(),
                 trend=trend_record(trend) if trend else None,
                 exit_info=exit_info,
             )
         )
+        return ticket
 
     def on_snapshot_taken(self, fact: SnapshotTaken) -> None:
         if self._left_behind_snapshot(fact):

@@ -197,3 +197,19 @@ def test_no_color_at_a_terminal(tmp_path: Path) -> None:
     events("child_exited", level="error", pid=2, exit="exit code 1", uptime=1.0)
     assert "ERROR app exited" in console.getvalue()
     assert "\x1b" not in console.getvalue()
+
+
+def test_the_loop_turns_bring_the_heartbeat_to_a_terminal_only(tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    at_terminal, piped = FakeTty(), io.StringIO()
+    for console, isatty in ((at_terminal, True), (piped, False)):
+        terminal = Terminal(choose_console(isatty, {"NO_COLOR": "1"}))
+        terminal.heartbeat.every = 0.0  # every turn is a minute later
+        events = open_events(config, console, terminal)
+        events("resource_sample", category="performance", rss_mb=12.5, cpu_percent=3.0)
+        events.turn("running")  # the first turn: start-up said how things stand
+        events.turn("running")
+    assert re.fullmatch(
+        r"\d\d:\d\d:\d\dZ heartbeat: running, rss 12.5 MB, cpu 3%\n", at_terminal.getvalue()
+    )
+    assert "heartbeat" not in piped.getvalue()

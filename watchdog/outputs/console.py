@@ -184,7 +184,7 @@ def _public_url(url: str) -> str:
 def startup_lines(config: Any, verbose: bool, width: int = WIDTH) -> list[str]:
     """What a person wants to see once at start: what runs, how it is watched, where logs go."""
     app, health, res, logging = config.app, config.health, config.resources, config.logging
-    command = app.command[-1] if app.shell else shlex.join(app.command)
+    command = shlex.join(app.command)  # as started: /bin/sh -c '...' when app.shell
     memory = f"memory {res.memory.warning:g}%/{res.memory.critical:g}%"
     if res.memory.max_rss is not None:
         memory += f" (max_rss {format_size(res.memory.max_rss)})"

@@ -43,7 +43,10 @@ def test_status_draws_the_recent_samples(run_watchdog: Start) -> None:
     assert "now " in _row(shown, "rss")
     assert " MB" in _row(shown, "rss")
     assert any(bar in _row(shown, "cpu") for bar in BARS)
-    assert all(len(line) <= 100 for line in shown.splitlines())
+    history = shown.partition("  history    ")[2].splitlines()
+    assert len(history) == 4
+    assert all(len(line) <= 100 - len("  history    ") for line in history[:1])
+    assert all(len(line) <= 100 for line in history[1:])
 
 
 def test_watch_prints_one_view_per_interval_off_a_terminal(run_watchdog: Start) -> None:
@@ -67,7 +70,8 @@ def test_watch_redraws_in_place_at_a_terminal(run_watchdog: Start) -> None:
     command = [sys.executable, "-m", "watchdog", "status", "--config", str(watchdog.config_path)]
     pid, fd = pty.fork()
     if pid == 0:
-        os.execv(sys.executable, [*command, "--watch", "--interval", "0.2", "--count", "2"])
+        watch = [*command, "--watch", "--interval", "0.2", "--count", "2"]
+        os.execve(sys.executable, watch, {**os.environ, "NO_COLOR": "1"})
     shown = b""
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
@@ -87,3 +91,4 @@ def test_watch_redraws_in_place_at_a_terminal(run_watchdog: Start) -> None:
     text = shown.decode(errors="replace")
     assert text.count(CLEAR) == 2
     assert text.count("OK: faulty") == 2
+    assert "\x1b[" not in text.replace(CLEAR, "")  # NO_COLOR: the verdict is not green

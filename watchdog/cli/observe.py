@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -234,7 +235,9 @@ def _status_view(config_path: Path, as_json: bool, liveness_only: bool) -> tuple
     lines = render(state, verdict, now, app=config.app.name, host_alerts=host_alerts)
     if state is not None and verdict.code != UNKNOWN:
         lines += [(row, "") for row in history_rows(_recent_samples(config, state))]
-    # Colour is stripped by click.echo off a terminal.
+    # Colour is stripped by click.echo off a terminal; NO_COLOR drops it at one too.
+    if os.environ.get("NO_COLOR"):
+        return "\n".join(text for text, _ in lines), code
     return "\n".join(click.style(text, fg=colour or None) for text, colour in lines), code
 
 

@@ -37,10 +37,13 @@ def _read_until(fd: int, wanted: str, timeout: float) -> str:
     return seen.decode(errors="replace")
 
 
-def _run_at_a_terminal(tmp_path: Path, *args: str, env: dict[str, str]) -> str:
-    """`watchdog run` on a pty until the app is healthy, then SIGINT; what it printed."""
+def _run_at_a_terminal(
+    tmp_path: Path, *args: str, env: dict[str, str], app: tuple[str, ...] = (),
+    until: str = "app healthy",
+) -> str:
+    """`watchdog run` on a pty until `until` shows, then SIGINT; what it printed."""
     port = free_port()
-    config = fast_config(port, [], resources={"interval": "200ms"})
+    config = fast_config(port, list(app), resources={"interval": "200ms"})
     config["logging"]["level"] = "info"
     path = tmp_path / "watchdog.yaml"
     path.write_text(yaml.safe_dump(config))
@@ -50,7 +53,7 @@ def _run_at_a_terminal(tmp_path: Path, *args: str, env: dict[str, str]) -> str:
         os.chdir(tmp_path)
         os.execve(sys.executable, command, {**os.environ, **env})
     try:
-        shown = _read_until(fd, "app healthy", 15.0)
+        shown = _read_until(fd, until, 15.0)
         # Long enough for several probes and samples to have been logged.
         shown += _read_until(fd, "never printed", 1.5)
         os.kill(pid, signal.SIGINT)
@@ -89,3 +92,15 @@ def test_verbose_shows_probes_and_no_color_drops_colour(tmp_path: Path) -> None:
     assert "probe_ok" in shown
     assert "resource_sample" in shown
     assert all(len(line) <= WIDTH for line in shown.replace("\r\n", "\n").splitlines())
+
+
+def test_a_restart_shows_with_its_reason(tmp_path: Path) -> None:
+    shown = _run_at_a_terminal(
+        tmp_path, env={"NO_COLOR": "1"}, app=("--hang-after", "0.5"), until="replacing pid"
+    )
+    text = shown.replace("\r\n", "\n")
+    assert re.search(r"^\d\d:\d\d:\d\dZ WARNING probe failed 1/3: ", text, re.M)
+    restart = r"^\d\d:\d\d:\d\dZ WARNING restarting pid \d+: 3 consecutive failed probes"
+    assert re.search(restart, text, re.M), text
+    assert re.search(r"app started, pid \d+, replacing pid \d+", text)
+    assert all(len(line) <= WIDTH for line in text.splitlines())

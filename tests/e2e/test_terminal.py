@@ -50,8 +50,11 @@ def _run_at_a_terminal(
     command = [sys.executable, "-m", "watchdog", "run", "--config", str(path), *args]
     pid, fd = pty.fork()
     if pid == 0:  # the child: become the watchdog, at the terminal
-        os.chdir(tmp_path)
-        os.execve(sys.executable, command, {**os.environ, **env})
+        try:
+            os.chdir(tmp_path)
+            os.execve(sys.executable, command, {**os.environ, **env})
+        finally:
+            os._exit(127)  # never back into the test runner
     try:
         shown = _read_until(fd, until, 15.0)
         # Long enough for several probes and samples to have been logged.

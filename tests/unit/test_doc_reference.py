@@ -47,7 +47,8 @@ def emitted(source: str) -> set[str]:
             for key, value in zip(node.keys, node.values, strict=True):
                 if isinstance(key, ast.Constant) and key.value == "event":
                     names |= _strings(value)
-    return names
+    # An event is a name: a "1" there is a style (the console's colour for the event).
+    return {name for name in names if NAME.fullmatch(f"`{name}`")}
 
 
 def code_events() -> set[str]:

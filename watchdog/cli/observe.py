@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -156,53 +157,125 @@ def restarts(config_path: Path, show: int | None, as_json: bool) -> None:
     is_flag=True,
     help="Exit 0 unless the watchdog itself is gone or hung (3): a container's liveness probe.",
 )
-def status(config_path: Path, as_json: bool, liveness_only: bool) -> None:
-    """How the app stands; exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (Nagios-style)."""
+@click.option("--watch", is_flag=True, help="Show it again every --interval until Ctrl-C.")
+@click.option(
+    "--interval",
+    "every",
+    type=click.FloatRange(min=0.1),
+    default=2.0,
+    show_default=True,
+    help="Seconds between two views with --watch.",
+)
+@click.option("--count", type=click.IntRange(min=1), help="With --watch: stop after N views.")
+def status(
+    config_path: Path,
+    as_json: bool,
+    liveness_only: bool,
+    watch: bool,
+    every: float,
+    count: int | None,
+) -> None:
+    """How the app stands; exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (Nagios-style).
+
+    With --watch it is shown again and again (redrawn in place at a terminal), and the
+    exit code is the last view's.
+    """
+    import time
+
+    from watchdog.cli.sparkline import frame
+
+    if not watch:
+        text, code = _status_view(config_path, as_json, liveness_only)
+        click.echo(text)
+        sys.exit(code)
+    at_terminal = sys.stdout.isatty()
+    shown, code = 0, 0
+    with contextlib.suppress(KeyboardInterrupt):
+        while True:
+            text, code = _status_view(config_path, as_json, liveness_only)
+            click.echo(frame(text, at_terminal, first=shown == 0), nl=False)
+            shown += 1
+            if count is not None and shown >= count:
+                break
+            time.sleep(every)
+    sys.exit(code)
+
+
+def _status_view(config_path: Path, as_json: bool, liveness_only: bool) -> tuple[str, int]:
+    """What `status` prints, once, and its exit code."""
     import time
 
     from watchdog.cli.control import StateUnreadableError, pid_is_ours, read_state
+    from watchdog.cli.sparkline import history_rows
     from watchdog.cli.statusview import UNKNOWN, assess, liveness, render
 
     try:
         config = load(config_path)
     except ConfigError as exc:
-        click.echo(f"UNKNOWN: invalid config {config_path}: {'; '.join(exc.problems)}")
-        sys.exit(UNKNOWN)
+        return f"UNKNOWN: invalid config {config_path}: {'; '.join(exc.problems)}", UNKNOWN
     try:
         state = read_state(_state_file(config))
     except StateUnreadableError as exc:
-        click.echo(f"UNKNOWN: {config.app.name}: {exc}")
-        sys.exit(UNKNOWN)
+        return f"UNKNOWN: {config.app.name}: {exc}", UNKNOWN
     if state is None:
-        _say_if_elsewhere(config, config_path)
+        elsewhere = _elsewhere(config, config_path)
+        if elsewhere is not None:
+            return f"UNKNOWN: {config.app.name}: {elsewhere}", UNKNOWN
     now = time.time()
     ours = state is not None and pid_is_ours(state)
     host_alerts = config.resources.host.alert
     verdict = assess(state, now, ours, host_alerts=host_alerts)
+    # A sick app is the watchdog's to restart; only a watchdog that is gone or hung is the
+    # orchestrator's, and restarting the container then is the cure.
+    code = liveness(state, now, ours) if liveness_only else verdict.code
     if as_json:
         verdict_data = {"code": verdict.code, "label": verdict.label, "summary": verdict.summary}
         document = {**(state or {}), "verdict": {**verdict_data, "reasons": list(verdict.reasons)}}
-        click.echo(json.dumps(document, indent=2, default=str))
-    else:
-        lines = render(state, verdict, now, app=config.app.name, host_alerts=host_alerts)
-        for text, colour in lines:
-            click.echo(click.style(text, fg=colour or None))  # colour stripped off a terminal
-    # A sick app is the watchdog's to restart; only a watchdog that is gone or hung is the
-    # orchestrator's, and restarting the container then is the cure.
-    sys.exit(liveness(state, now, ours) if liveness_only else verdict.code)
+        return json.dumps(document, indent=2, default=str), code
+    lines = render(state, verdict, now, app=config.app.name, host_alerts=host_alerts)
+    if state is not None and verdict.code != UNKNOWN:
+        lines += [(row, "") for row in history_rows(_recent_samples(config, state))]
+    # Colour is stripped by click.echo off a terminal; NO_COLOR drops it at one too.
+    if os.environ.get("NO_COLOR"):
+        return "\n".join(text for text, _ in lines), code
+    return "\n".join(click.style(text, fg=colour or None) for text, colour in lines), code
 
 
-def _say_if_elsewhere(config: Config, config_path: Path) -> None:
+def _recent_samples(config: Config, state: dict[str, Any]) -> list[dict[str, Any]]:
+    """The history file's samples, then the state file's newer ones (the history file is
+    rewritten every few seconds, the state file at every turn)."""
+    from watchdog.outputs.files import history_path
+
+    try:
+        data = json.loads(history_path(config.state.dir, config.app.name).read_text("utf-8"))
+        stored = data["samples"]
+    except (OSError, ValueError, TypeError, KeyError):
+        stored = []
+    latest = state.get("history")
+    seen: set[str] = set()
+    samples = []
+    for sample in [*_listed(stored), *_listed(latest)]:
+        key = json.dumps(sample, sort_keys=True, default=str)
+        if isinstance(sample, dict) and key not in seen:
+            seen.add(key)
+            samples.append(sample)
+    return samples
+
+
+def _listed(value: object) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _elsewhere(config: Config, config_path: Path) -> str | None:
     """No state file here, yet a watchdog of this file may run with an older version of it
     (another state.dir or app.name): say so, and how to bring it here, not 'not running'."""
     from watchdog.cli.control import ElsewhereError, NotRunningError, proven_watchdog
-    from watchdog.cli.statusview import UNKNOWN
     from watchdog.process.instancelock import lock_path
 
     try:
         proven_watchdog(lock_path(config.state.dir, config.app.name), config_path)
     except ElsewhereError as exc:
-        click.echo(f"UNKNOWN: {config.app.name}: {exc}")
-        sys.exit(UNKNOWN)
+        return str(exc)
     except NotRunningError:
-        return
+        return None
+    return None

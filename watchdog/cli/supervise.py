@@ -21,12 +21,19 @@ from watchdog.config import Config
 @main.command()
 @config_option
 @key_flags
-def run(config_path: Path, **given: object) -> None:
+@click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    help="At a terminal, show every probe and sample too (the log files always have them).",
+)
+def run(config_path: Path, verbose: bool, **given: object) -> None:
     """Start the app and supervise it until SIGTERM or SIGINT."""
     import asyncio
+    import functools
 
     from watchdog.outputs.logfiles import prepare_log_dir
-    from watchdog.outputs.logs import LogDirError, open_events
+    from watchdog.outputs.logs import LogDirError, Terminal, open_events
     from watchdog.process.instancelock import InstanceLock, LockHeldError, lock_path
     from watchdog.runtime import signals
     from watchdog.runtime.loop import Runtime
@@ -42,7 +49,8 @@ def run(config_path: Path, **given: object) -> None:
         # Before any log file is touched: a second watchdog of this app must change nothing.
         lock = InstanceLock(lock_path(config.state.dir, config.app.name))
         lock.acquire()
-        events = open_events(config)
+        terminal = Terminal.of(sys.stderr, verbose)
+        events = open_events(config, terminal=terminal)
     except (LogDirError, LockHeldError) as exc:
         signals.release()
         click.echo(f"watchdog: {exc}", err=True)
@@ -58,9 +66,8 @@ def run(config_path: Path, **given: object) -> None:
     def reload_config() -> Config:
         return _read(config_path, given, check_host=True)
 
-    runtime = Runtime(
-        config, events, reload_config, open_events, lock=lock, config_file=config_path
-    )
+    reopen = functools.partial(open_events, terminal=terminal)
+    runtime = Runtime(config, events, reload_config, reopen, lock=lock, config_file=config_path)
     try:
         code = asyncio.run(runtime.run())
     finally:

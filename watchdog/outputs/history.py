@@ -2,7 +2,9 @@
 
 An output like the others: fed every event, it keeps the resource_sample ones and writes
 `<name>_history.json` at most every HISTORY_EVERY seconds (a failing write is reported
-once, and once more when it works again).
+once, and once more when it works again). Each sample also carries `probe_latency_ms`, the
+latency of the current child's last probe by then (None before its first), so that status
+can draw it beside memory and CPU.
 """
 
 from __future__ import annotations
@@ -28,17 +30,24 @@ class History:
         self._report = report
         self._written_at = float("-inf")
         self._failing = False
+        self._latency_ms: float | None = None
 
     def resize(self, size: int) -> None:
         if size != self.samples.maxlen:
             self.samples = deque(self.samples, maxlen=size)
 
     def on_event(self, event: Event) -> None:
+        if event.name in ("probe_ok", "probe_failed") and event.fields.get("counted", True):
+            latency = event.fields.get("latency")
+            ok = event.name == "probe_ok" and isinstance(latency, int | float)
+            self._latency_ms = round(latency * 1000, 1) if ok else None  # no answer: a gap
+        elif event.name == "child_started":
+            self._latency_ms = None  # the old child's figure says nothing of the new one
         if event.name != "resource_sample":
             return
         fields = {key: value for key, value in event.fields.items() if key != "also"}
         stamp = datetime.fromtimestamp(event.wall, UTC).isoformat(timespec="seconds")
-        self.samples.append({"timestamp": stamp, **fields})
+        self.samples.append({"timestamp": stamp, **fields, "probe_latency_ms": self._latency_ms})
         if event.at - self._written_at >= HISTORY_EVERY:
             self._written_at = event.at
             self._write()

@@ -10,14 +10,22 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import sys
+import time
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
 import structlog
 
 from watchdog.config import Config
+from watchdog.outputs.console import (
+    ConsoleFilter,
+    Terminal,
+    fit,
+    human_lines,
+    logfmt_value,
+    startup_lines,
+)
 from watchdog.outputs.events import Event
 from watchdog.outputs.logfiles import (
     LogDirError,
@@ -28,11 +36,18 @@ from watchdog.outputs.logfiles import (
     say,
 )
 
-__all__ = ["CATEGORIES", "Events", "LogDirError", "clean_logs", "log_file_names", "open_events"]
+__all__ = [
+    "CATEGORIES",
+    "Events",
+    "LogDirError",
+    "Terminal",
+    "clean_logs",
+    "log_file_names",
+    "open_events",
+]
 
 CATEGORIES = ("main", "performance", "error", "health", "memory")
 FIRST_KEYS = ("timestamp", "level", "event", "category", "app")
-_LOGFMT_BARE = re.compile(r'[^\s="\\]+')
 
 
 def log_file_name(app_name: str, category: str) -> str:
@@ -101,28 +116,18 @@ def _json_line(event: dict[str, Any]) -> str:
 def _logfmt_line(event: dict[str, Any]) -> str:
     ordered = {key: event.pop(key) for key in FIRST_KEYS if key in event}
     ordered.update(event)
-    return " ".join(f"{key}={_logfmt_value(value)}" for key, value in ordered.items())
+    return " ".join(f"{key}={logfmt_value(value)}" for key, value in ordered.items())
 
 
-def _logfmt_value(value: object) -> str:
-    if isinstance(value, str):
-        text = value
-    elif isinstance(value, bool) or value is None:
-        text = json.dumps(value)
-    elif isinstance(value, int | float):
-        return str(value)
-    else:
-        text = json.dumps(value, default=repr, ensure_ascii=False)
-    return text if _LOGFMT_BARE.fullmatch(text) else json.dumps(text, ensure_ascii=False)
-
-
-def _console_renderer(console: TextIO) -> Any:
-    if console.isatty():
-        pretty = structlog.dev.ConsoleRenderer(colors=True)
+def _console_renderer(terminal: Terminal, banner: list[str]) -> Any:
+    if terminal.choice.human:
+        colour = terminal.choice.colour
 
         def render(event: dict[str, Any]) -> str:
-            event.pop("app", None)
-            return str(pretty(None, event.get("level", "info"), event))
+            lines = human_lines(event, colour)
+            if event.get("event") == "watchdog_started":
+                lines += banner
+            return "\n".join(lines)
 
         return render
 
@@ -146,8 +151,10 @@ class Events:
         level: int,
         *,
         file_format: str = "json",
+        terminal: Terminal | None = None,
     ) -> None:
         self._logger = logger
+        self._terminal = terminal
         self._app_name = app_name
         self._logfmt = file_format == "logfmt"
         self._app = json.dumps(app_name)
@@ -197,7 +204,22 @@ class Events:
         else:
             rendered = [prefix + json.dumps(line, ensure_ascii=False) + "}" for line in lines]
         self._main_file.write_lines(rendered)
-        self._console.write_lines([f"{stream}| {line}" for line in lines])
+        shown = [f"{stream}| {line}" for line in lines]
+        if self._terminal is not None and self._terminal.choice.human:
+            shown = [fit(line) for line in shown]
+        self._console.write_lines(shown)
+
+    def turn(self, child_state: str) -> None:
+        """A turn of the supervising loop: at a terminal, the heartbeat when one is due."""
+        if self._terminal is None or not self._terminal.choice.human:
+            return
+        try:
+            text = self._terminal.heartbeat.line(child_state, time.monotonic(), time.time())
+            if text is not None:
+                event = {"timestamp": utc_now(), "event": text}
+                self._console.write_lines(human_lines(event, self._terminal.choice.colour))
+        except Exception as exc:  # noqa: BLE001 - an output failure never stops supervision
+            say(f"watchdog: could not show the heartbeat: {exc}")
 
 
 class LogOutput:
@@ -214,12 +236,16 @@ class LogOutput:
         self.events.child_output(stream, lines, generation)
 
 
-def open_events(config: Config, console: TextIO | None = None) -> Events:
+def open_events(
+    config: Config, console: TextIO | None = None, terminal: Terminal | None = None
+) -> Events:
     """Open every log file for `config`, then swap them in for the old ones.
 
+    `terminal` says what the console shows (by default: chosen from `console`, not verbose).
     Raises LogDirError, leaving the old handlers in place, when a file cannot be opened.
     """
     console = console or sys.stderr
+    terminal = terminal or Terminal.of(console)
     settings = config.logging
     prepare_log_dir(settings.dir)
     render_file = _json_line if settings.format == "json" else _logfmt_line
@@ -237,7 +263,9 @@ def open_events(config: Config, console: TextIO | None = None) -> Events:
         handler.setFormatter(_EventFormatter(render_file))
         file_handlers.append(handler)
     console_handler = SafeStreamHandler(console)
-    console_handler.setFormatter(_EventFormatter(_console_renderer(console)))
+    banner = startup_lines(config, terminal.choice.verbose) if terminal.choice.human else []
+    console_handler.setFormatter(_EventFormatter(_console_renderer(terminal, banner)))
+    console_handler.addFilter(ConsoleFilter(terminal))
     std_logger = logging.getLogger("watchdog")
     for old in list(std_logger.handlers):
         std_logger.removeHandler(old)
@@ -264,4 +292,5 @@ def open_events(config: Config, console: TextIO | None = None) -> Events:
         console_handler,
         std_logger.getEffectiveLevel(),
         file_format=settings.format,
+        terminal=terminal,
     )

@@ -139,6 +139,7 @@ class Runtime:
                     if result is not None:
                         pending.append(result)
         self.shell.ops.turn(self._live, self.controller.state.value)
+        self.shell.logs.events.turn(self.controller.state.value)
 
     async def _next(self) -> Fact:
         clock = self.shell.clock

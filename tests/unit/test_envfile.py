@@ -91,6 +91,19 @@ def test_a_file_that_cannot_be_read_is_named(tmp_path: Path, make, got: str) -> 
     assert str(caught.value) == f"{path} {got}"
 
 
+@pytest.mark.timeout(10)
+def test_a_fifo_or_device_is_refused_without_waiting_for_a_writer(tmp_path: Path) -> None:
+    # Opening a FIFO for reading blocks until someone writes: `check` and the spawn hung.
+    fifo = tmp_path / "env"
+    os.mkfifo(fifo)
+    with pytest.raises(EnvFileError) as caught:
+        read_env_file(fifo)
+    assert str(caught.value) == f"{fifo} (not a regular file)"
+    with pytest.raises(EnvFileError) as caught:
+        read_env_file(Path("/dev/zero"))
+    assert str(caught.value) == "/dev/zero (not a regular file)"
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
 def test_an_unreadable_file_is_named(tmp_path: Path) -> None:
     path = tmp_path / "env"

@@ -14,7 +14,9 @@ The values are secrets: a problem names the file, the line and the variable, nev
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -163,7 +165,14 @@ def _assignments(text: str) -> list[_Assignment]:
 def read_env_file(path: Path) -> dict[str, str]:
     """The variables of the file at `path`; EnvFileError naming the file and the line."""
     try:
-        with open(path, "rb") as handle:
+        # Non-blocking: a FIFO's open would wait for a writer, and `check` or a spawn with it.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        with open(fd, "rb", closefd=True) as handle:
+            mode = os.fstat(handle.fileno()).st_mode
+            if stat.S_ISDIR(mode):
+                raise IsADirectoryError
+            if not stat.S_ISREG(mode):
+                raise EnvFileError(f"{path} (not a regular file)")
             data = handle.read(MAX_BYTES + 1)
     except FileNotFoundError:
         raise EnvFileError(f"{path} (no such file)") from None

@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from tests.unit.histories import Run, answers, config, failed, probes, stops
-from watchdog.core.commands import Answer, ReadConfig, Reconfigure, Spawn, StopAccepting, WakeAt
+from watchdog.core.commands import (
+    Answer,
+    Exit,
+    ReadConfig,
+    Reconfigure,
+    Spawn,
+    StopAccepting,
+    WakeAt,
+)
 from watchdog.core.facts import (
     ConfigRead,
     Reconfigured,
@@ -88,6 +96,23 @@ class TestStop:
         assert answers(said) == [(STOP_SIGNAL, "stopping")]
         said = run.stopped(1.01)  # the sweep of its orphans: a respawn would be next
         assert run.of(Spawn, said) == []
+        assert answers(said) == [(None, "stopped")]
+        assert run.state is ChildState.HELD
+        assert "restart_scheduled" not in run.events(said)  # none is: it stays down
+
+    def test_a_crash_at_the_crash_loop_limit_still_ends_stopped(self) -> None:
+        """The operator asked for the app down and was told it stays so: no crash loop exit."""
+        loop = {"crash_loop": {"action": "exit", "max_crashes": 2, "window": "1m"}}
+        run = Run(config(restart=loop))
+        run.start()
+        run.exit(1.0)
+        run.stopped(1.01)
+        run.probe(1.1)
+        run.exit(2.0)  # the second crash in the window: the limit
+        signal(run, 2.005, STOP_SIGNAL)
+        said = run.stopped(2.01)
+        assert run.of(Exit, said) == []
+        assert "crash_loop" not in run.events(said)
         assert answers(said) == [(None, "stopped")]
         assert run.state is ChildState.HELD
 

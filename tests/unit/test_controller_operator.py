@@ -15,6 +15,7 @@ from watchdog.core.commands import (
 from watchdog.core.facts import (
     ConfigRead,
     Reconfigured,
+    Sampled,
     Signalled,
     StoppedAccepting,
     TimerFired,
@@ -246,6 +247,33 @@ def test_a_reload_during_the_stop_starts_no_probes() -> None:
     )
     said = run.feed(1.03, Reconfigured((), 1.03))
     assert probes(said) == []
+    run.feed(1.1, StoppedAccepting(1, 1, 0, 0.05))
+    run.stopped(1.3)
+    assert run.state is ChildState.HELD
+
+
+def test_no_worker_is_recycled_and_no_remedy_sent_while_the_stop_quiesces() -> None:
+    """Taken off the held socket before its stop, the child still runs, but is no longer
+    the watchdog's to act on: a sample then must not signal a worker or the app."""
+    from tests.unit.test_controller_remedies import MEMORY, REMEDY, memory_at, sent
+    from tests.unit.test_controller_workers import sample, signals, worker
+
+    memory = {**MEMORY, "max_worker_rss": "100MB"}
+    run = Run(
+        config(
+            app={"listen": "127.0.0.1:8000"},
+            resources={"memory": memory},
+            remedies={"memory": REMEDY},
+        )
+    )
+    run.start()
+    signal(run, 1.0, STOP_SIGNAL)
+    assert run.state is ChildState.RUNNING  # until it is off the socket
+    said = run.feed(1.05, Sampled(sample(1.05, worker(201, 150), of=run.generation)))
+    assert signals(said) == []
+    said = memory_at(run, 1.06, 600)
+    assert sent(run, said) == []
+    assert "remedy_started" not in run.events()
     run.feed(1.1, StoppedAccepting(1, 1, 0, 0.05))
     run.stopped(1.3)
     assert run.state is ChildState.HELD

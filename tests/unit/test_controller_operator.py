@@ -146,6 +146,21 @@ class TestStop:
         run.stopped(1.2)
         assert run.state is ChildState.STARTING  # the restart went on
 
+    def test_the_stopped_apps_levels_are_not_shown_as_the_apps_now(self) -> None:
+        """A tree gone on purpose has no memory level: status must not be CRITICAL for
+        a figure of the child stopped hours ago, nor count it against the next one."""
+        from tests.unit.test_controller_remedies import MEMORY, sample
+
+        run = Run(config(resources={"memory": MEMORY}))
+        run.start()
+        run.feed(1.0, Sampled(sample(1.0, 900)))
+        assert run.controller.view()["levels"]["memory"]["level"] == "critical"
+        held(run, 2.0)
+        levels = run.controller.view()["levels"]
+        assert "memory" not in levels
+        assert "cpu" not in levels
+        assert "host_memory" in levels  # the host is still there
+
     def test_twice_says_it_is_stopped_already(self) -> None:
         run = held(started())
         said = signal(run, 2.0, STOP_SIGNAL)

@@ -292,3 +292,40 @@ def test_no_worker_is_recycled_and_no_remedy_sent_while_the_stop_quiesces() -> N
     run.feed(1.1, StoppedAccepting(1, 1, 0, 0.05))
     run.stopped(1.3)
     assert run.state is ChildState.HELD
+
+
+class TestWhileTakenOffTheSocket:
+    """The stop waits for the child to be off the held socket: what comes meanwhile wins."""
+
+    def stopping(self) -> Run:
+        run = Run(config(app={"listen": "127.0.0.1:8000"}))
+        run.start()
+        signal(run, 1.0, STOP_SIGNAL)
+        return run
+
+    def test_sigterm_stops_the_watchdog_as_usual(self) -> None:
+        run = self.stopping()
+        said = signal(run, 1.01, "SIGTERM")
+        assert [s.generation for s in stops(said)] == [1]
+        said = run.feed(1.1, StoppedAccepting(1, 1, 0, 0.05))
+        assert stops(said) == []  # the watchdog's own stop is under way already
+        run.stopped(1.3)
+        said = run.stopped(1.4, generation=0)
+        assert run.of(Exit, said) == [Exit(0)]
+
+    def test_a_crash_swept_before_the_answer_ends_stopped(self) -> None:
+        run = self.stopping()
+        run.exit(1.05)
+        run.stopped(1.06)  # its orphans swept: the crash is handled, and the app held
+        assert run.state is ChildState.HELD
+        said = run.feed(1.1, StoppedAccepting(1, 1, 0, 0.05))
+        assert stops(said) == []
+        assert run.state is ChildState.HELD
+
+    def test_a_crash_swept_after_the_answer_ends_stopped(self) -> None:
+        run = self.stopping()
+        run.exit(1.05)
+        said = run.feed(1.1, StoppedAccepting(1, 1, 0, 0.05))
+        assert stops(said) == []  # the sweep of the crash is under way: no second stop
+        run.stopped(1.2)
+        assert run.state is ChildState.HELD

@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 from tests.unit.histories import Run, answers, config, failed, probes, stops
-from watchdog.core.commands import Answer, ReadConfig, Reconfigure, Spawn, StopAccepting, WakeAt
+from watchdog.core.commands import (
+    Answer,
+    Exit,
+    ReadConfig,
+    Reconfigure,
+    Spawn,
+    StopAccepting,
+    WakeAt,
+)
 from watchdog.core.facts import (
     ConfigRead,
     Reconfigured,
+    Sampled,
     Signalled,
     StoppedAccepting,
     TimerFired,
@@ -90,6 +99,23 @@ class TestStop:
         assert run.of(Spawn, said) == []
         assert answers(said) == [(None, "stopped")]
         assert run.state is ChildState.HELD
+        assert "restart_scheduled" not in run.events(said)  # none is: it stays down
+
+    def test_a_crash_at_the_crash_loop_limit_still_ends_stopped(self) -> None:
+        """The operator asked for the app down and was told it stays so: no crash loop exit."""
+        loop = {"crash_loop": {"action": "exit", "max_crashes": 2, "window": "1m"}}
+        run = Run(config(restart=loop))
+        run.start()
+        run.exit(1.0)
+        run.stopped(1.01)
+        run.probe(1.1)
+        run.exit(2.0)  # the second crash in the window: the limit
+        signal(run, 2.005, STOP_SIGNAL)
+        said = run.stopped(2.01)
+        assert run.of(Exit, said) == []
+        assert "crash_loop" not in run.events(said)
+        assert answers(said) == [(None, "stopped")]
+        assert run.state is ChildState.HELD
 
     def test_the_child_dying_during_the_stop_still_ends_stopped(self) -> None:
         run = started()
@@ -119,6 +145,21 @@ class TestStop:
         assert "a restart is under way" in answer.detail["detail"]
         run.stopped(1.2)
         assert run.state is ChildState.STARTING  # the restart went on
+
+    def test_the_stopped_apps_levels_are_not_shown_as_the_apps_now(self) -> None:
+        """A tree gone on purpose has no memory level: status must not be CRITICAL for
+        a figure of the child stopped hours ago, nor count it against the next one."""
+        from tests.unit.test_controller_remedies import MEMORY, sample
+
+        run = Run(config(resources={"memory": MEMORY}))
+        run.start()
+        run.feed(1.0, Sampled(sample(1.0, 900)))
+        assert run.controller.view()["levels"]["memory"]["level"] == "critical"
+        held(run, 2.0)
+        levels = run.controller.view()["levels"]
+        assert "memory" not in levels
+        assert "cpu" not in levels
+        assert "host_memory" in levels  # the host is still there
 
     def test_twice_says_it_is_stopped_already(self) -> None:
         run = held(started())
@@ -224,3 +265,67 @@ def test_a_reload_during_the_stop_starts_no_probes() -> None:
     run.feed(1.1, StoppedAccepting(1, 1, 0, 0.05))
     run.stopped(1.3)
     assert run.state is ChildState.HELD
+
+
+def test_no_worker_is_recycled_and_no_remedy_sent_while_the_stop_quiesces() -> None:
+    """Taken off the held socket before its stop, the child still runs, but is no longer
+    the watchdog's to act on: a sample then must not signal a worker or the app."""
+    from tests.unit.test_controller_remedies import MEMORY, REMEDY, memory_at, sent
+    from tests.unit.test_controller_workers import sample, signals, worker
+
+    memory = {**MEMORY, "max_worker_rss": "100MB"}
+    run = Run(
+        config(
+            app={"listen": "127.0.0.1:8000"},
+            resources={"memory": memory},
+            remedies={"memory": REMEDY},
+        )
+    )
+    run.start()
+    signal(run, 1.0, STOP_SIGNAL)
+    assert run.state is ChildState.RUNNING  # until it is off the socket
+    said = run.feed(1.05, Sampled(sample(1.05, worker(201, 150), of=run.generation)))
+    assert signals(said) == []
+    said = memory_at(run, 1.06, 600)
+    assert sent(run, said) == []
+    assert "remedy_started" not in run.events()
+    run.feed(1.1, StoppedAccepting(1, 1, 0, 0.05))
+    run.stopped(1.3)
+    assert run.state is ChildState.HELD
+
+
+class TestWhileTakenOffTheSocket:
+    """The stop waits for the child to be off the held socket: what comes meanwhile wins."""
+
+    def stopping(self) -> Run:
+        run = Run(config(app={"listen": "127.0.0.1:8000"}))
+        run.start()
+        signal(run, 1.0, STOP_SIGNAL)
+        return run
+
+    def test_sigterm_stops_the_watchdog_as_usual(self) -> None:
+        run = self.stopping()
+        said = signal(run, 1.01, "SIGTERM")
+        assert [s.generation for s in stops(said)] == [1]
+        said = run.feed(1.1, StoppedAccepting(1, 1, 0, 0.05))
+        assert stops(said) == []  # the watchdog's own stop is under way already
+        run.stopped(1.3)
+        said = run.stopped(1.4, generation=0)
+        assert run.of(Exit, said) == [Exit(0)]
+
+    def test_a_crash_swept_before_the_answer_ends_stopped(self) -> None:
+        run = self.stopping()
+        run.exit(1.05)
+        run.stopped(1.06)  # its orphans swept: the crash is handled, and the app held
+        assert run.state is ChildState.HELD
+        said = run.feed(1.1, StoppedAccepting(1, 1, 0, 0.05))
+        assert stops(said) == []
+        assert run.state is ChildState.HELD
+
+    def test_a_crash_swept_after_the_answer_ends_stopped(self) -> None:
+        run = self.stopping()
+        run.exit(1.05)
+        said = run.feed(1.1, StoppedAccepting(1, 1, 0, 0.05))
+        assert stops(said) == []  # the sweep of the crash is under way: no second stop
+        run.stopped(1.2)
+        assert run.state is ChildState.HELD

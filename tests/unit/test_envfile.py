@@ -51,8 +51,12 @@ def test_systemd_syntax(text: str, variables: dict[str, str]) -> None:
 @pytest.mark.parametrize(
     ("text", "problem"),
     [
-        (f"A=1\n1B={SECRET}\n", "line 2: variable \"1B\": a name of letters, digits and '_'"),
-        (f"A B={SECRET}\n", "line 1: variable \"A B\": a name"),
+        (f"A=1\n1B={SECRET}\n", "line 2: a name of letters, digits and '_', not led by a digit"),
+        (f"A B={SECRET}\n", 'line 1: variable "A": a name followed by " ", not "="'),
+        # Another syntax: the text before its first "=" is the value, a secret, not a name.
+        (f"DB: pg://u:{SECRET}@db/x?ssl=1\n", 'line 1: variable "DB": a name followed by ":"'),
+        (f"API_KEY {SECRET}=\n", 'line 1: variable "API_KEY": a name followed by " "'),
+        (f"{SECRET}=\n", "line 1: a name of letters, digits and '_', not led by a digit"),
         (f"export A={SECRET}\n", 'line 1: variable "export A": no `export` in this format'),
         (f"A=1\n\nB=\"{SECRET}\nC=2\n", 'line 3: variable "B": its " quote is never closed'),
         (f"A='{SECRET}", "line 1: variable \"A\": its ' quote is never closed"),
@@ -89,6 +93,19 @@ def test_a_file_that_cannot_be_read_is_named(tmp_path: Path, make, got: str) -> 
     with pytest.raises(EnvFileError) as caught:
         read_env_file(path)
     assert str(caught.value) == f"{path} {got}"
+
+
+@pytest.mark.timeout(10)
+def test_a_fifo_or_device_is_refused_without_waiting_for_a_writer(tmp_path: Path) -> None:
+    # Opening a FIFO for reading blocks until someone writes: `check` and the spawn hung.
+    fifo = tmp_path / "env"
+    os.mkfifo(fifo)
+    with pytest.raises(EnvFileError) as caught:
+        read_env_file(fifo)
+    assert str(caught.value) == f"{fifo} (not a regular file)"
+    with pytest.raises(EnvFileError) as caught:
+        read_env_file(Path("/dev/zero"))
+    assert str(caught.value) == "/dev/zero (not a regular file)"
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")

@@ -14,13 +14,16 @@ The values are secrets: a problem names the file, the line and the variable, nev
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from watchdog.config.reader import show
 
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+LEADING_NAME = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)[\s:]")
 WHITESPACE = " \t\n\r"
 NEWLINE = "\n\r"
 COMMENTS = "#;"
@@ -50,7 +53,7 @@ def parse_env_text(text: str) -> tuple[dict[str, str], list[str]]:
         if assignment.key.startswith("export ") and NAME.fullmatch(assignment.key[7:].strip()):
             problems.append(f"{where}: no `export` in this format (write NAME=value)")
         elif not NAME.fullmatch(assignment.key):
-            problems.append(f"{where}: a name of letters, digits and '_', not led by a digit")
+            problems.append(f"line {assignment.line}: {_not_a_name(assignment.key)}")
         elif assignment.quote:
             problems.append(f"{where}: its {assignment.quote} quote is never closed")
         elif "\0" in value or "\ufffd" in value or re.search(r"[\ud800-\udfff]", value):
@@ -58,6 +61,16 @@ def parse_env_text(text: str) -> tuple[dict[str, str], list[str]]:
         else:
             variables[assignment.key] = value
     return variables, problems
+
+
+def _not_a_name(key: str) -> str:
+    """Why the text before a line's first `=` is no name, quoting a name at most: in another
+    syntax (`KEY: value`, `KEY value`) that text holds the value, a secret, or part of it."""
+    found = LEADING_NAME.match(key)
+    if found is None:
+        return "a name of letters, digits and '_', not led by a digit (the text is not shown)"
+    after = show(key[found.end() - 1])
+    return f'variable {show(found[1])}: a name followed by {after}, not "=" (the rest is not shown)'
 
 
 class _Machine:
@@ -163,7 +176,14 @@ def _assignments(text: str) -> list[_Assignment]:
 def read_env_file(path: Path) -> dict[str, str]:
     """The variables of the file at `path`; EnvFileError naming the file and the line."""
     try:
-        with open(path, "rb") as handle:
+        # Non-blocking: a FIFO's open would wait for a writer, and `check` or a spawn with it.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        with open(fd, "rb", closefd=True) as handle:
+            mode = os.fstat(handle.fileno()).st_mode
+            if stat.S_ISDIR(mode):
+                raise IsADirectoryError
+            if not stat.S_ISREG(mode):
+                raise EnvFileError(f"{path} (not a regular file)")
             data = handle.read(MAX_BYTES + 1)
     except FileNotFoundError:
         raise EnvFileError(f"{path} (no such file)") from None

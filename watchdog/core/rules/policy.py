@@ -88,9 +88,12 @@ class Policy:
             self.resources.child_started()
 
     def stopped_by_operator(self) -> None:
-        """No child on purpose: no startup deadline, no throttled restart left to carry out."""
+        """No child on purpose: no startup deadline, no throttled restart left to carry out,
+        and no level of the tree now gone shown as the app's (status would grade it)."""
         self.started_at = self.healthy_since = None
         self.pendings.clear()
+        if self.resources:
+            self.resources.child_started()
 
     def started_by_operator(self) -> None:
         """A fresh start on purpose: the crashes before the stop no longer lengthen backoff."""

@@ -248,6 +248,12 @@ class KillSteps(ControllerBase):
 
     def _account(self, decision: Respawn | GiveUp) -> None:
         """What the crash count says: wait, start again, or give up."""
+        if self.held is not None and not self.exiting:
+            # Stopped by the operator meanwhile, as it was told: no respawn to schedule, and
+            # no crash loop to give up on, since nothing is started again.
+            self._fire(Trigger.WAIT)
+            self._hold()
+            return
         match decision:
             case GiveUp(reason):
                 self._emit("crash_loop", level="error", reason=reason, action="exit")
@@ -260,8 +266,6 @@ class KillSteps(ControllerBase):
                 self._emit("restart_scheduled", delay=round(delay, 3), crashes=crashes)
                 if self.exiting:
                     self._finish()
-                elif self.held is not None:
-                    self._hold()  # stopped by the operator meanwhile: no respawn
                 elif delay <= 0:
                     self._spawn()  # a first crash: back at once, no wake-up in between
                 else:

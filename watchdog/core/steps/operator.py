@@ -53,9 +53,7 @@ class OperatorSteps(ControllerBase):
             self._do(StopProbes())
             self.planner.child_gone()
             self.baseline.child_gone()
-            self._off_the_socket(
-                child, then=lambda: self._stop_current(Plan(Kill.HOLD, STOPPED_BY_OPERATOR))
-            )
+            self._off_the_socket(child, then=self._stop_held)
         elif state is ChildState.BACKOFF:
             self.held = STOPPED_BY_OPERATOR
             answer("stopped", "the app was waiting to restart after a crash; it stays stopped")
@@ -67,6 +65,12 @@ class OperatorSteps(ControllerBase):
             answer("stopping", f"the app is {state.value}; it stays stopped once it is down")
         else:
             answer("ignored", f"the app is {state.value}")
+
+    def _stop_held(self) -> None:
+        """Off the held socket, the child is stopped, unless a crash (whose sweep holds the
+        app) or the watchdog's own stop took over meanwhile: the child is no longer alive."""
+        if self.state in ALIVE_STATES and not self.exiting:
+            self._stop_current(Plan(Kill.HOLD, STOPPED_BY_OPERATOR))
 
     def _hold(self) -> None:
         """No child, and none until `watchdog start`: where a start was due, the app stays down."""

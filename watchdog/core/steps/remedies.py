@@ -68,11 +68,14 @@ class RemedySteps(ControllerBase):
         child = self.child
         if child is None or child.dead or self.exiting or self.state is not ChildState.RUNNING:
             return None
-        return child.generation
+        # Stopped by the operator, it runs still while it is taken off the held socket.
+        return child.generation if self.held is None else None
 
     def _why_left(self, running: int | None) -> str:
         if self.exiting:
             return "the watchdog is stopping"
+        if self.held is not None:
+            return "the app is stopped by the operator"
         if running is not None:
             return "a new child runs"
         plan = self.plan

@@ -37,8 +37,8 @@ class WorkerSteps(ControllerBase):
             return
         if child is None or sample.workers_of != child.generation:
             return  # the workers of a child already let go of
-        if self.state is not ChildState.RUNNING or self.exiting:
-            return
+        if self.state is not ChildState.RUNNING or self.exiting or self.held is not None:
+            return  # stopped by the operator: running still while taken off the socket
         recycler = self.recycler
         if recycler is None or recycler.generation != child.generation:
             recycler = self.recycler = WorkerRecycler(child.generation)  # a new child: afresh

@@ -3,6 +3,7 @@ real processes, a main process with two children and a grandchild."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -37,8 +38,11 @@ def main() -> Iterator[subprocess.Popen[str]]:
         [sys.executable, "-c", MAIN], stdout=subprocess.PIPE, text=True, start_new_session=True
     )
     yield process
-    for child in psutil.Process(process.pid).children(recursive=True):
-        child.kill()
+    # The main process may have exited already, its workers both ended by the test.
+    with contextlib.suppress(psutil.NoSuchProcess):
+        for child in psutil.Process(process.pid).children(recursive=True):
+            with contextlib.suppress(psutil.NoSuchProcess):
+                child.kill()
     process.kill()
     process.wait(10)
 

@@ -7,8 +7,8 @@ full resource sample every 1 s and `resources.memory.max_rss: 200MB`, waits `--s
 seconds past the first healthy probe, then reads the watchdog process's RSS and USS
 (psutil `memory_full_info`) and its /proc/<pid>/smaps_rollup. Figures are medians of
 `--runs` runs. Then:
-  - floor: the same readings for a bare interpreter that imports only asyncio, then
-    httpx, psutil, structlog, yaml and click on top, one at a time;
+  - floor: the same readings for a bare interpreter, then with asyncio, httpx (and what
+    its first request loads), psutil, structlog, yaml and click imported, one at a time;
   - imports: one more run under `python -X importtime`, summarised as the top-level
     packages the running watchdog loaded and its slowest imports (cumulative).
 The watchdog runs through `python -c`, which writes at exit what it had loaded.
@@ -22,6 +22,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import signal
 import statistics
 import subprocess
@@ -35,12 +36,18 @@ import yaml
 from peers.base import events, free_port, wait_for
 
 MIB = 2**20
+HTTPX = "asyncio, httpx"
+# What httpx's first async request loads: its transport (httpcore, h11) and anyio.
+FIRST_REQUEST = f"{HTTPX}, httpcore, h11, anyio._backends._asyncio"
 FLOOR = (
-    ("python + asyncio", "asyncio"),
-    ("+ httpx", "asyncio, httpx"),
-    ("+ psutil", "asyncio, httpx, psutil"),
-    ("+ structlog", "asyncio, httpx, psutil, structlog"),
-    ("+ yaml, click", "asyncio, httpx, psutil, structlog, yaml, click"),
+    ("python", "os"),
+    ("+ ssl (which asyncio imports)", "ssl"),
+    ("+ asyncio", "asyncio"),
+    ("+ httpx", HTTPX),
+    ("+ httpx's first request", FIRST_REQUEST),
+    ("+ psutil", f"{FIRST_REQUEST}, psutil"),
+    ("+ structlog", f"{FIRST_REQUEST}, psutil, structlog"),
+    ("+ yaml, click", f"{FIRST_REQUEST}, psutil, structlog, yaml, click"),
 )
 
 
@@ -164,6 +171,8 @@ def main() -> None:
     parser.add_argument("--settle", type=float, default=10.0)
     parser.add_argument("--python", default=sys.executable)
     args = parser.parse_args()
+    # Absolute, as each run starts in its own directory; not resolved, or a venv is left.
+    args.python = str(Path(shutil.which(args.python) or args.python).absolute())
     runs = [supervise(args.python, args.settle)[0] for _ in range(args.runs)]
     _, stderr, loaded = supervise(args.python, min(args.settle, 3.0), ("-X", "importtime"))
     results = {

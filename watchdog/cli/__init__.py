@@ -1,6 +1,7 @@
-"""Command line: thin click commands; a bad config exits 2 before anything starts."""
+"""Command line: thin click commands; a bad config exits 2 before anything starts.
 
-from watchdog.cli import appcontrol, initcmd, observe, operate, supervise
+Each command's module is imported when that command is asked for (common.COMMANDS)."""
+
 from watchdog.cli.common import main
 
-__all__ = ["appcontrol", "initcmd", "main", "observe", "operate", "supervise"]
+__all__ = ["main"]

@@ -3,6 +3,7 @@ and reading the config (a bad one exits 2 before anything starts)."""
 
 from __future__ import annotations
 
+import importlib
 import sys
 from pathlib import Path
 from typing import Any, NoReturn
@@ -73,7 +74,34 @@ def _load(
         sys.exit(EXIT_CONFIG)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+# Each command's module, imported only when that command runs (or help lists them all):
+# `run` keeps none of the others resident.
+COMMANDS = {
+    "check": "supervise",
+    "init": "initcmd",
+    "logs": "observe",
+    "reload": "operate",
+    "restart": "operate",
+    "restarts": "observe",
+    "run": "supervise",
+    "start": "appcontrol",
+    "status": "observe",
+    "stop": "appcontrol",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in COMMANDS and cmd_name not in self.commands:
+            # The module's decorators add its commands to this group.
+            importlib.import_module(f"watchdog.cli.{COMMANDS[cmd_name]}")
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="watchdog")
 def main() -> None:
     """Supervise a web API: start it, probe its health, restart it safely."""

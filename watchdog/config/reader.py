@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import MappingProxyType
@@ -195,6 +194,8 @@ class Section:
         for key in self._raw:
             if key in self._used or self._used_all:
                 continue
+            import difflib  # noqa: PLC0415 - only a bad config needs it; `run` stays lighter
+
             known = sorted(self._used)
             close = difflib.get_close_matches(str(key), known, n=1)
             hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(known)}"

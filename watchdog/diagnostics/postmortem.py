@@ -10,7 +10,6 @@ from typing import Any
 
 from watchdog.config.diagnostics import DiagnosticsConfig
 from watchdog.core.observations import ChildExit
-from watchdog.diagnostics.snapshot import capture
 from watchdog.process.exits import decode_exit
 from watchdog.sensors.cgroup import oom_kill_count
 
@@ -67,6 +66,9 @@ class Postmortem:
         config = self.config
         if not config.enabled or config.directory is None:
             return None
+        # Imported on the first snapshot: a watchdog that never takes one keeps it out.
+        from watchdog.diagnostics.snapshot import capture  # noqa: PLC0415
+
         return await capture(
             pids,
             reason=reason,

@@ -24,6 +24,7 @@ from watchdog.outputs.alertrules import AlertRules
 from watchdog.outputs.events import Event
 from watchdog.outputs.redaction import redact, secrets_of
 from watchdog.process.environ import public_environ
+from watchdog.sensors.tls import plain_http_context
 
 QUEUE_SIZE = 100  # alerts waiting per target; more are counted as dropped
 KEEP_OUTPUT = 4096  # bytes kept of a command's stdout and stderr, from the end
@@ -142,6 +143,7 @@ class Alerter:
         if self._client is None:
             self._client = httpx.AsyncClient(
                 timeout=hook.timeout,
+                verify=plain_http_context(hook.url) or True,
                 follow_redirects=False,  # a receiver moved elsewhere is a failure to see
                 trust_env=False,  # no proxy from the environment sees the URL or headers
                 limits=httpx.Limits(max_keepalive_connections=0),

@@ -17,6 +17,7 @@ from watchdog.core.units import format_duration
 from watchdog.process.child import Child
 from watchdog.process.tree import app_pids
 from watchdog.runtime.shell import Shell
+from watchdog.sensors.tls import plain_http_context
 
 GONE = "the child is gone"
 
@@ -58,11 +59,13 @@ def _not_to_post(shell: Shell, command: PostApp) -> str | None:
 
 async def post(url: str, timeout: float, unix_socket: str | None = None) -> str | None:
     """POST to `url` with no body: None once it answered 2xx, else what went wrong."""
+    verify = plain_http_context(url) or True
     client = httpx.AsyncClient(
         timeout=timeout,
+        verify=verify,
         follow_redirects=False,  # a remedy goes to the app, never where it points
         trust_env=False,  # nor through a proxy from the environment
-        transport=httpx.AsyncHTTPTransport(uds=unix_socket) if unix_socket else None,
+        transport=httpx.AsyncHTTPTransport(uds=unix_socket, verify=verify) if unix_socket else None,
         headers={"User-Agent": f"watchdog/{__version__}"},
     )
     try:

@@ -17,6 +17,7 @@ from watchdog.config.reader import show
 from watchdog.core.observations import ProbeResult
 from watchdog.core.units import format_duration
 from watchdog.outputs.redaction import redact, spelled_secrets
+from watchdog.sensors.tls import plain_http_context
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_REDIRECTS = 5
@@ -35,7 +36,8 @@ class Prober:
         self._health = health
         self._clock = clock
         self._unix_socket = unix_socket  # the app listens there; the URL names the Host only
-        self._ssl = httpx.create_ssl_context()  # once: loading the CA bundle is dear
+        # Once: loading the CA bundle is dear, and only an https URL needs it.
+        self._ssl = plain_http_context(health.url) or httpx.create_ssl_context()
         # An error may quote a header (h11 does), a body may echo one: neither is told.
         self._secrets = spelled_secrets(health.headers.values())
         self._client = self._new_client()

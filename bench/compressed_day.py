@@ -1,8 +1,8 @@
 """Benchmark: a day of uptime in a few minutes, with the guide's rules and with rejuvenation.
 
     python bench/compressed_day.py [--duration 120] [--rate 100] [--runs 1]
-        [--servers gunicorn-gthread,gunicorn-uvicorn] [--scenarios guide,rejuvenation,overlap]
-        [--json day.json] [--quick]
+        [--servers gunicorn-gthread,gunicorn-uvicorn[,gunicorn-uvicorn-preload]]
+        [--scenarios guide,rejuvenation,overlap] [--json day.json] [--quick]
 
 The app ages with the work it does (tests/apps/ageing.py): each request a worker serves
 makes its next answers slower (SLOWER_BY) and keeps some memory (LEAK_PER_REQUEST), so it
@@ -70,6 +70,13 @@ SERVERS = {  # name -> (command, reloads in place on HUP)
     "gunicorn-gthread": (COMMANDS["gunicorn-gthread"], True),
     "gunicorn-uvicorn": (COMMANDS["gunicorn-uvicorn"], True),
 }
+# Not run by default: the app imported once by the master, so that a new worker is a fork,
+# not a fresh import of FastAPI competing with the others for the CPU.
+EXTRA_SERVERS = {
+    "gunicorn-uvicorn-preload": ([*COMMANDS["gunicorn-uvicorn"][:-1], "--preload",
+                                  COMMANDS["gunicorn-uvicorn"][-1]], True),
+}
+KNOWN = {**SERVERS, **EXTRA_SERVERS}
 PATH = "/work"
 WAIT = 60.0
 
@@ -168,7 +175,7 @@ def merged(base: dict, extra: dict) -> dict:
 
 
 def config(server: str, scenario: str, port: int, s: Scale, *, setup: Setup, app_env: dict) -> dict:
-    command = SERVERS[server][0]
+    command = KNOWN[server][0]
     base = {
         "app": {
             "name": "day",
@@ -225,7 +232,7 @@ def one_run(
     with tempfile.TemporaryDirectory(prefix="day-") as folder:
         work, port = Path(folder), free_port()
         env = {} if scenario == "healthy" else ageing_env(args, s)
-        setup = Setup(SERVERS[server][1], cap)
+        setup = Setup(KNOWN[server][1], cap)
         (work / "watchdog.yaml").write_text(
             yaml.safe_dump(config(server, scenario, port, s, setup=setup, app_env=env))
         )
@@ -290,7 +297,7 @@ def main() -> None:
     # The healthy run is every other's baseline, and measures the workers for max_worker_rss.
     scenarios = ["healthy", *(n for n in args.scenarios.split(",") if n != "healthy")]
     for name in servers + scenarios:
-        if name not in SERVERS and name not in SCENARIOS:
+        if name not in KNOWN and name not in SCENARIOS:
             parser.error(f"unknown server or scenario {name!r}")
     print(
         f"{args.rate:g} req/s of GET {PATH}, new connection each, for {args.duration:g} s ="

@@ -88,7 +88,7 @@ def written(path: Path) -> str | None:
 def test_the_state_file_is_rewritten_for_news_and_every_5_s_not_for_each_probe(
     tmp_path: Path,
 ) -> None:
-    """At one-second checks, rewriting it after every probe and sample was a fifth of the
+    """At one-second checks, rewriting it after every probe and sample was about a sixth of the
     watchdog's CPU: routine news waits for the next refresh, anything else is told at once."""
     config = parse({"app": {"command": ["x"]}, "state": {"dir": str(tmp_path)}}, tmp_path)
     clock = Clock()

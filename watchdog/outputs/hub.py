@@ -97,7 +97,7 @@ class Outputs:
         The file is rewritten when the app's state changed, when a control request has its
         answer, when an event brought news (see StateFile), or once REFRESH has passed:
         writing it on every probe and sample was most of what the watchdog spent at
-        one-second checks, once per second a fifth of it still.
+        one-second checks, once per second about a sixth of it still.
         """
         now = self._clock()
         self.heartbeat.beat(now)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import signal
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -160,3 +161,19 @@ def test_disk_critical_cleans_old_logs_and_never_restarts(run_watchdog) -> None:
     assert watchdog.events("disk_critical") == [critical]  # once per transition
     assert watchdog.events("restart_triggered") == []
     assert watchdog.events("child_started")[-1]["pid"] == healthy["pid"]
+
+
+def test_a_cap_set_by_a_reload_is_checked_at_once(run_watchdog) -> None:
+    """Without max_rss the cap check sleeps until a reload: one that sets a cap wakes it."""
+    config = fast_config(
+        free_port(), ["--leak-mb-per-s", "50"], resources={"interval": "1h"}
+    )
+    watchdog = run_watchdog(config)
+    watchdog.wait_for("child_healthy")
+    config["resources"]["memory"] = {"max_rss": "150MB", "cap_interval": "50ms"}
+    watchdog.write_config(config)
+    watchdog.send(signal.SIGHUP)
+    watchdog.wait_for("config_reloaded")
+    [restart] = watchdog.wait_for("restart_triggered", timeout=10)
+    assert re.fullmatch(r"memory over its cap: [\d.]+MB >= max_rss 150MB", restart["reason"])
+    assert watchdog.events("resource_sample") == []  # the cap check, not a full sample

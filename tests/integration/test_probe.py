@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -496,3 +497,31 @@ def test_200_with_a_binary_body_is_healthy(httpserver: HTTPServer, headers: dict
     [result] = run_probes(health(httpserver.url_for("/health")))
 
     assert (result.ok, result.status, result.error) == (True, 200, None)
+
+
+def test_a_steady_probe_searches_for_no_module(httpserver: HTTPServer) -> None:
+    """A failed import is searched for again on every try (tens of µs each): past the first
+    probe, nothing a probe does may ask the import system to look for a module."""
+    httpserver.expect_request("/health").respond_with_data("ok")
+    searched: list[str] = []
+
+    class Recorder:
+        @staticmethod
+        def find_spec(name: str, *_: object) -> None:
+            searched.append(name)
+
+    async def main() -> list[ProbeResult]:
+        prober = Prober(health(httpserver.url_for("/health")))
+        try:
+            await prober.probe()  # lazy imports of the first request are allowed
+            sys.meta_path.insert(0, Recorder)  # type: ignore[arg-type]
+            try:
+                return [await prober.probe() for _ in range(3)]
+            finally:
+                sys.meta_path.remove(Recorder)  # type: ignore[arg-type]
+        finally:
+            await prober.aclose()
+
+    results = asyncio.run(main())
+    assert all(result.ok for result in results)
+    assert searched == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 from pathlib import Path
 
@@ -70,3 +71,49 @@ def test_metrics_show_every_level_the_state_file_shows(tmp_path: Path) -> None:
     live = {**LIVE, "levels": {"memory": {"level": "normal", "value": 3.0}}}
     operations.turn(lambda: live, "running")
     assert 'watchdog_level{app="api",metric="memory"} 0\n' in (tmp_path / "api.prom").read_text()
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def written(path: Path) -> str | None:
+    return json.loads(path.read_text())["written"] if path.exists() else None
+
+
+def test_the_state_file_is_rewritten_for_news_and_every_5_s_not_for_each_probe(
+    tmp_path: Path,
+) -> None:
+    """At one-second checks, rewriting it after every probe and sample was about a sixth of the
+    watchdog's CPU: routine news waits for the next refresh, anything else is told at once."""
+    config = parse({"app": {"command": ["x"]}, "state": {"dir": str(tmp_path)}}, tmp_path)
+    clock = Clock()
+    operations = Outputs(config, Reports(), clock)
+    path = operations.state.path
+    walls = iter(range(1000, 2000))
+    operations.state._wall = lambda: float(next(walls))  # one stamp a write
+
+    def turn(event: str, **fields: object) -> str | None:
+        clock.now += 1.0
+        operations.emit(event, "info", "health", fields)
+        operations.turn(lambda: LIVE, "running")
+        return written(path)
+
+    first = turn("probe_ok", status=200)  # the first probe: news
+    assert first is not None
+    assert turn("resource_sample", rss_mb=1.0) != first  # the first sample: news
+    quiet = written(path)
+    assert [turn("probe_ok", status=200) for _ in range(3)] == [quiet] * 3
+    assert turn("resource_sample", rss_mb=1.0) == quiet
+    assert turn("probe_ok", status=200) != quiet  # 5 s since the last write
+    failed = turn("probe_failed", consecutive=1, counted=True)
+    assert json.loads(path.read_text())["last_probe"]["ok"] is False
+    assert turn("probe_ok", status=200) != failed  # recovered: news
+    assert json.loads(path.read_text())["last_probe"]["ok"] is True
+    before = written(path)
+    assert turn("level_changed", metric="memory", status="warning") != before
+    assert operations.write_due() == clock.now + 5.0

@@ -26,8 +26,11 @@ def write_json_atomic(path: Path, data: Any) -> None:
         handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         os.fchmod(handle, STATE_FILE_MODE)
+        # dumps, not dump: json.dump streams through the pure-Python encoder, three times
+        # dearer for the 100-sample history file (1.3 ms against 0.4 ms here).
+        text = json.dumps(data, separators=(",", ":"), default=str)
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            json.dump(data, stream, separators=(",", ":"), default=str)
+            stream.write(text)
         os.replace(temporary, path)
     except BaseException:
         with contextlib.suppress(OSError):

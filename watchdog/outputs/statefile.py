@@ -1,7 +1,8 @@
 """The state file `watchdog status` and the control commands read: how things stand, now.
 
-Written atomically (temp file + rename, 0640) after every turn of the supervising loop
-and at least every REFRESH seconds, so that its age tells whether the loop still turns.
+Written atomically (temp file + rename, 0640) on the turn of the supervising loop that
+brought news, and otherwise every REFRESH seconds, so that its age tells whether the loop
+still turns. A routine probe or sample is not news: the last of them is at most REFRESH old.
 What events tell (restarts, the last probe) is gathered here; what only the controller
 knows (the child's state, levels, a pending restart) it passes to `write`.
 """
@@ -22,7 +23,6 @@ from watchdog.outputs.files import write_json_atomic
 
 FORMAT = 1
 REFRESH = 5.0
-STATE_EVERY = 1.0  # at most this stale while the loop turns, unless something changed
 STALE_AFTER = 30.0  # several missed refreshes: the loop is hung, or the host is starved
 
 
@@ -53,6 +53,8 @@ class StateFile:
         self._wall = wall
         self._failing = False
         self.answer_waiting = False  # a control request's answer, not yet written
+        self.news = True  # something beyond routine probes and samples, not yet written
+        self._sampled = False
         self._state: dict[str, Any] = {
             "format": FORMAT,
             "app": app_name,
@@ -74,6 +76,7 @@ class StateFile:
     def on_event(self, event: Event) -> None:
         fields, when = event.fields, event.wall or self._wall()
         restarts = self._state["restarts"]
+        self.news = self.news or self._is_news(event)
         match event.name:
             case "restart_triggered" | "child_failed_start" | "spawn_failed":
                 restarts["last_reason"] = fields.get("reason") or fields.get("error")
@@ -92,6 +95,20 @@ class StateFile:
                     "consecutive_failures": fields.get("consecutive", 0),
                     "at": when,
                 }
+
+    def _is_news(self, event: Event) -> bool:
+        """Whether `status` should see `event` at once: anything but one more healthy probe,
+        a boot-time poll or a sample after the first."""
+        match event.name:
+            case "probe_ok":
+                last = self._state["last_probe"]
+                return last is None or not last["ok"]
+            case "probe_failed":
+                return bool(event.fields.get("counted", True))
+            case "resource_sample":
+                first, self._sampled = not self._sampled, True
+                return first
+        return True
 
     def control(self, signal_name: str, outcome: str, **detail: Any) -> None:
         """What became of a control request, for the command that sent it."""
@@ -122,7 +139,7 @@ class StateFile:
         watchdog["uptime"] = round(now - watchdog["started"], 1)
         if child.get("started") is not None and child.get("pid") is not None:
             child["uptime"] = round(now - child["started"], 1)
-        self.answer_waiting = False
+        self.answer_waiting = self.news = False
         try:
             write_json_atomic(self.path, self._state)
         except OSError as exc:

@@ -143,8 +143,9 @@ class Runtime:
 
     async def _next(self) -> Fact:
         clock = self.shell.clock
-        # Woken at least every wake_every: the state file stays fresh, the heartbeat beats.
-        deadline = clock() + self.shell.ops.wake_every
+        # Woken at least every wake_every, and when the state file is due: it stays fresh,
+        # the heartbeat beats.
+        deadline = min(clock() + self.shell.ops.wake_every, self.shell.ops.write_due())
         if self._wake_at is not None:
             deadline = min(deadline, self._wake_at)
         try:

@@ -71,6 +71,7 @@ class Shell:
         self.probing: asyncio.Task[None] | None = None
         self.start_probes: Callable[[int, float, float], asyncio.Task[None]] | None = None
         self._closing: set[asyncio.Task[None]] = set()  # a reload's old prober, alerter
+        self.reloaded = asyncio.Event()  # set by each reload that took effect
 
     def emit(
         self, event: str, /, *, level: str = "info", category: str = "main", **fields: Any
@@ -180,6 +181,7 @@ class Shell:
             self.answers = self.new_answer_check()
             self._in_background(self.prober.aclose())
             self.prober = self.new_prober()
+        self.reloaded.set()
         return Reconfigured((), self.clock())
 
     def _leave(self, old: Config) -> None:

@@ -18,7 +18,6 @@ from watchdog.sensors.sampler import Sampler
 
 HOUSEKEEPING_INTERVAL = 86400.0  # the guide's daily cleanup_old_logs
 CAP_CHECK_SHARE = 0.02  # of one core, at most, for the quick cap checks
-NO_CAP_RECHECK = 1.0  # seconds between looks at a config without max_rss
 
 Queue = Callable[[Fact], None]
 
@@ -76,7 +75,10 @@ async def cap_loop(shell: Shell, queue: Queue) -> None:
     while True:
         memory = shell.config.resources.memory  # a reload may change both
         if memory.max_rss is None:
-            await asyncio.sleep(NO_CAP_RECHECK)  # idle, but a reload may set a cap
+            # Asleep until a reload, which may set a cap: a look every second was a tenth
+            # of what an idle watchdog spent at the guide's pace.
+            shell.reloaded.clear()
+            await shell.reloaded.wait()
             continue
         pacer.shortest = memory.cap_interval
         # A big tree makes each check dearer: keep them under CAP_CHECK_SHARE of a core.

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from watchdog.process.environ import command_line
+from watchdog.sensors.listeners import tcp_listeners
 
 LISTEN = "0A"  # TCP_LISTEN in /proc/net/tcp's `st` column
 PROC_NET = ("/proc/net/tcp", "/proc/net/tcp6")
@@ -56,6 +57,18 @@ def _reaches(listening: ipaddress.IPv4Address | ipaddress.IPv6Address, hosts: se
 def listening_inodes(port: int, hosts: Iterable[str] = ()) -> set[int]:
     """Inodes of the sockets listening on `port` that connections to `hosts` reach."""
     wanted = set(hosts)
+    try:
+        return {
+            inode
+            for address, its_port, inode in tcp_listeners()
+            if its_port == port and _reaches(address, wanted)
+        }
+    except OSError:
+        return proc_listening_inodes(port, wanted)
+
+
+def proc_listening_inodes(port: int, wanted: set[str]) -> set[int]:
+    """The same from /proc/net/tcp, where netlink is not to be had: dearer (see listeners)."""
     found: set[int] = set()
     for table in PROC_NET:
         with contextlib.suppress(OSError), open(table, encoding="ascii") as lines:
@@ -149,8 +162,8 @@ def _is_local(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
 class AnswerCheck:
     """Whether the health URL's port is served by the app: its tree, or the held socket.
 
-    Sockets once found in the tree are remembered, so a steady app costs one short read of
-    the kernel's listening table per answered probe.
+    Sockets once found in the tree are remembered, so a steady app costs one sock_diag dump
+    of the kernel's listening sockets per answered probe.
     """
 
     def __init__(self, url: str, held_inode: int | None = None) -> None:

@@ -145,3 +145,13 @@ def test_a_cancelled_snapshot_is_skipped_once_its_fact_comes() -> None:
     said = run.feed(5.35, SnapshotTaken(take.ticket, None, cancelled=True))
     assert run.event("diagnostics_skipped", said)["reason"] == "exited: exit code 1"
     assert run.controller.left_behind is None
+
+
+def test_with_diagnostics_off_a_stop_says_no_snapshot_was_skipped() -> None:
+    """None was ever to be taken: diagnostics_skipped would tell of one."""
+    run = Run(config(diagnostics={"enabled": False}))
+    run.start()
+    run.exit(5.0, left=0)
+    run.feed(5.05, Signalled("SIGTERM", 5.05))  # before the new child answered
+    assert "diagnostics_skipped" not in run.events()
+    assert run.controller.left_behind is None

@@ -103,7 +103,8 @@ class CrashSteps(ControllerBase):
         return True
 
     def _skipped(self, left: LeftBehind) -> None:
-        self._emit("diagnostics_skipped", reason=left.reason, detail="the watchdog is stopping")
+        if self.config.diagnostics.enabled:  # else none was ever to be taken
+            self._emit("diagnostics_skipped", reason=left.reason, detail="the watchdog is stopping")
         self.left_behind = None
 
     def _sweep_left_behind(self) -> None:

@@ -3,6 +3,7 @@ crashed child left runs beside the children that follow it, never into them."""
 
 from __future__ import annotations
 
+import json
 import signal
 import sys
 from pathlib import Path
@@ -11,11 +12,14 @@ from tests.conftest import free_port, pid_gone, poll
 from tests.served import held_config
 
 # Its first run leaves an orphan that ignores SIGTERM, so that the sweep of what it left
-# lasts its whole stop_timeout, and crashes; every later run serves the held socket.
+# lasts its whole stop_timeout, and crashes; every later run serves the held socket, or
+# with "hang" never answers.
 CRASH_ONCE = """
 import os, subprocess, sys, time
-marker, fd = sys.argv[1], sys.argv[2]
+marker, fd, then = sys.argv[1], sys.argv[2], sys.argv[3]
 if os.path.exists(marker):
+    if then == "hang":
+        time.sleep(60)
     os.execv(sys.executable, [sys.executable, "-m", "watchdog.demo", "--fd", fd])
 open(marker, "w").close()
 orphan = (
@@ -33,13 +37,16 @@ sys.exit(1)
 """
 
 
+def _crash_once(marker: Path, then: str) -> list[str]:
+    return [sys.executable, "-c", CRASH_ONCE, str(marker), "{fd}", then]
+
+
 def test_an_overlap_restart_while_the_orphans_are_swept_keeps_its_new_child(
     run_watchdog, tmp_path: Path
 ) -> None:
     port = free_port()
     marker = tmp_path / "crashed"
-    command = [sys.executable, "-c", CRASH_ONCE, str(marker), "{fd}"]
-    config = held_config(port, command, "overlap")
+    config = held_config(port, _crash_once(marker, "serve"), "overlap")
     config["diagnostics"] = {"enabled": False}  # the sweep starts at the first answer
     watchdog = run_watchdog(config)
     [exited] = watchdog.wait_for("child_exited", timeout=30)
@@ -55,3 +62,24 @@ def test_an_overlap_restart_while_the_orphans_are_swept_keeps_its_new_child(
     assert orphans["sigkilled"] == 1
     assert pid_gone(orphan)
     assert exited["pid"] not in (healthy["pid"], heir["pid"])
+
+
+def test_the_crashed_childs_late_snapshot_lists_what_it_left_not_the_next_child(
+    run_watchdog, tmp_path: Path
+) -> None:
+    """Taken as the next child fails its start (no longer watched): its tree is not the
+    crashed child's."""
+    port = free_port()
+    marker = tmp_path / "crashed"
+    config = held_config(port, _crash_once(marker, "hang"), "stop_start")
+    config["health"]["startup_timeout"] = "1s"
+    config["diagnostics"] = {"enabled": True}
+    watchdog = run_watchdog(config)
+    [exited] = watchdog.wait_for("child_exited", timeout=30)
+    orphan = int(poll(lambda: (marker.parent / "crashed.orphan").read_text() or None, timeout=10))
+    [_, second] = watchdog.wait_for("child_started", count=2, timeout=30)
+    [written] = watchdog.wait_for("diagnostics_written", timeout=30, pid=exited["pid"])
+    snapshot = json.loads(Path(written["diagnostics"]).read_text())
+    listed = [process["pid"] for process in snapshot["processes"]]
+    assert second["pid"] not in listed, snapshot["processes"]
+    assert orphan in listed

@@ -152,10 +152,10 @@ def _descendants_but(spare: int | None = None, *more: int) -> list[psutil.Proces
     return [p for p in live if p.pid not in spared and not _in_sessions(p.pid, spares)]
 
 
-def left_outside(spare: int | None) -> list[int]:
-    """The pids of the app's processes outside the tree and session of `spare` (the child
-    that runs now): what an earlier child left behind."""
-    return [process.pid for process in _descendants_but(spare)]
+def left_outside(*spares: int) -> list[int]:
+    """The pids of the app's processes outside the trees and sessions of `spares` (the
+    children started since): what an earlier child left behind."""
+    return [process.pid for process in _descendants_but(None, *spares)]
 
 
 def tree_of(pid: int) -> list[int]:

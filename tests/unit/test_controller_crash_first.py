@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from tests.unit.histories import CLEAN_STOP, Run, config, failed
 from watchdog.core.commands import CancelSnapshot, Spawn, StopTree, TakeSnapshot
-from watchdog.core.facts import Probed, Signalled
+from watchdog.core.facts import Probed, Signalled, SnapshotTaken
 from watchdog.core.lifecycle import ChildState
 
 HELD = {"listen": "127.0.0.1:8000"}
@@ -103,11 +103,17 @@ def test_a_stop_before_the_new_child_answered_skips_the_first_ones_snapshot() ->
     assert run.controller.left_behind is None
 
 
-def test_a_stop_while_its_snapshot_is_taken_cancels_it() -> None:
+def snapshot_asked() -> tuple[Run, TakeSnapshot]:
+    """A first crash respawned past, its snapshot asked for at the new child's answer."""
     run = running()
     run.exit(5.0, left=0)
     run.probe(5.1)
     [take] = run.of(TakeSnapshot)
+    return run, take
+
+
+def test_a_stop_while_its_snapshot_is_taken_cancels_it() -> None:
+    run, take = snapshot_asked()
     said = run.feed(5.2, Signalled("SIGTERM", 5.2))
     assert CancelSnapshot(take.ticket) in said
 
@@ -119,3 +125,33 @@ def test_diagnostics_off_sweeps_at_once_after_the_first_answer() -> None:
     said = run.probe(5.1)
     assert not run.of(TakeSnapshot, said)
     assert run.of(StopTree, said) == [StopTree(1, spare=2)]
+
+
+def test_a_snapshot_written_before_its_cancel_took_effect_is_reported_written() -> None:
+    """The cancel of a snapshot nearly done may come too late: its fact still tells."""
+    run, take = snapshot_asked()
+    run.feed(5.2, Signalled("SIGTERM", 5.2))
+    said = run.feed(5.25, SnapshotTaken(take.ticket, "/logs/diagnostics/crash.json"))
+    assert run.event("diagnostics_written", said)["diagnostics"] == "/logs/diagnostics/crash.json"
+    assert "diagnostics_skipped" not in run.events()
+    assert run.controller.left_behind is None
+
+
+def test_a_cancelled_snapshot_is_skipped_once_its_fact_comes() -> None:
+    run, take = snapshot_asked()
+    said = run.feed(5.2, Signalled("SIGTERM", 5.2))
+    said += run.stopped(5.3, generation=2)  # the current child stopped meanwhile
+    assert "diagnostics_skipped" not in run.events(said), "not yet: it may still be written"
+    said = run.feed(5.35, SnapshotTaken(take.ticket, None, cancelled=True))
+    assert run.event("diagnostics_skipped", said)["reason"] == "exited: exit code 1"
+    assert run.controller.left_behind is None
+
+
+def test_with_diagnostics_off_a_stop_says_no_snapshot_was_skipped() -> None:
+    """None was ever to be taken: diagnostics_skipped would tell of one."""
+    run = Run(config(diagnostics={"enabled": False}))
+    run.start()
+    run.exit(5.0, left=0)
+    run.feed(5.05, Signalled("SIGTERM", 5.05))  # before the new child answered
+    assert "diagnostics_skipped" not in run.events()
+    assert run.controller.left_behind is None

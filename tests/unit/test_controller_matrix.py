@@ -199,3 +199,52 @@ def test_every_fact_in_every_state(state: ChildState, index: int) -> None:
 
 def test_every_state_is_reached() -> None:
     assert set(STATES) == set(ChildState)
+
+
+# A first crash respawned past (steps/crashes.py) is in flight beside any of the states
+# above: while the new child boots, while its snapshot is taken, while its orphans are swept.
+def _left_booting() -> Run:
+    run = Run(config(app=OVERLAP["app"], diagnostics={"enabled": True}))
+    run.start()
+    run.exit(1.0, left=2)
+    return run
+
+
+def _left_snapshot() -> Run:
+    run = _left_booting()
+    run.probe(1.1)
+    return run
+
+
+def _left_sweeping() -> Run:
+    run = _left_snapshot()
+    run.snapshot(1.2)
+    return run
+
+
+LEFT_BEHIND: dict[str, Callable[[], Run]] = {
+    "booting": _left_booting,
+    "snapshot": _left_snapshot,
+    "sweeping": _left_sweeping,
+}
+
+
+@pytest.mark.parametrize(
+    ("phase", "index"),
+    [(phase, i) for phase, build in LEFT_BEHIND.items() for i in range(len(_facts(build(), 50.0)))],
+)
+def test_every_pair_of_facts_with_a_crash_respawned_past_in_flight(phase: str, index: int) -> None:
+    """Each fact, then each fact again on a fresh copy: no pair raises while the crashed
+    child's snapshot or sweep is still to come."""
+    build = LEFT_BEHIND[phase]
+    for second in range(len(_facts(build(), 50.0))):
+        run = build()
+        assert run.controller.left_behind is not None
+        run.feed(50.0, _facts(run, 50.0)[index])
+        then = _facts(run, 51.0)
+        if second < len(then):
+            fact = then[second]
+            try:
+                run.feed(51.0, fact)
+            except IllegalTransitionError as exc:  # pragma: no cover - what this test is for
+                pytest.fail(f"{type(fact).__name__} after #{index} ({phase}): {exc}")

@@ -143,18 +143,19 @@ def app_processes() -> list[psutil.Process]:
     return processes
 
 
-def _our_descendants(spare: int | None = None) -> list[psutil.Process]:
+def _descendants_but(spare: int | None = None, *more: int) -> list[psutil.Process]:
     live = [process for process in app_processes() if _alive(process)]
-    if spare is None:
+    spares = [pid for pid in (spare, *more) if pid is not None]
+    if not spares:
         return live
-    spared = set(tree_of(spare))
-    return [p for p in live if p.pid not in spared and not _in_session(p.pid, spare)]
+    spared = set(_walk(list(spares)))
+    return [p for p in live if p.pid not in spared and not _in_sessions(p.pid, spares)]
 
 
-def left_outside(spare: int | None) -> list[int]:
-    """The pids of the app's processes outside the tree and session of `spare` (the child
-    that runs now): what an earlier child left behind."""
-    return [process.pid for process in _our_descendants(spare)]
+def left_outside(*spares: int) -> list[int]:
+    """The pids of the app's processes outside the trees and sessions of `spares` (the
+    children started since): what an earlier child left behind."""
+    return [process.pid for process in _descendants_but(None, *spares)]
 
 
 def tree_of(pid: int) -> list[int]:
@@ -162,9 +163,9 @@ def tree_of(pid: int) -> list[int]:
     return _walk([pid])
 
 
-def _in_session(pid: int, session: int) -> bool:
+def _in_sessions(pid: int, sessions: list[int]) -> bool:
     try:
-        return os.getsid(pid) == session
+        return os.getsid(pid) in sessions
     except OSError:
         return False
 
@@ -172,7 +173,7 @@ def _in_session(pid: int, session: int) -> bool:
 def freeze_tree() -> None:
     """SIGSTOP to the app's whole tree: it holds still (memory too) until stopped for good;
     stop_tree follows its stop signal with SIGCONT, so a frozen tree still stops gracefully."""
-    for process in _our_descendants():
+    for process in _descendants_but():
         _send(process, signal.SIGSTOP)
 
 
@@ -215,17 +216,26 @@ async def stop_tree(
     stop_signal: int,
     timeout: float,
     clock: Callable[[], float] = time.monotonic,
+    *,
     spare: int | None = None,
+    later: Callable[[], list[int]] = list,
 ) -> StopReport:
     """Stop signal to the group and every descendant, wait `timeout`, then SIGKILL the rest.
 
     `spare`: a child whose tree and session are left alone (the new one, in an overlap).
+    `later`: the pids of the children started after the one stopped, asked at each look:
+    left alone too, even those started while this stop runs. A stop is never for a later
+    child's tree, and the sweep of what a crashed child left can last its whole grace
+    while the next child boots, serves, or hands over to another.
     """
     started = clock()
     signalled: dict[int, psutil.Process] = {}
 
+    def to_stop() -> list[psutil.Process]:
+        return _descendants_but(spare, *later())
+
     def signal_new(signum: int) -> list[psutil.Process]:
-        live = _our_descendants(spare)
+        live = to_stop()
         for process in live:
             if process.pid not in signalled:
                 signalled[process.pid] = process
@@ -233,7 +243,7 @@ async def stop_tree(
                 _send(process, signal.SIGCONT)
         return live
 
-    live = _our_descendants(spare)
+    live = to_stop()
     if _signal_group(pgid, stop_signal, live):
         _signal_group(pgid, signal.SIGCONT, live)  # a stopped process must wake to see it
         # A second stop signal makes servers such as uvicorn skip their graceful drain.
@@ -249,5 +259,5 @@ async def stop_tree(
         for process in live:
             _send(process, signal.SIGKILL)
         await asyncio.sleep(STOP_POLL)
-        live = _our_descendants(spare)
+        live = to_stop()
     return StopReport(len(signalled), killed, len(live), clock() - started)

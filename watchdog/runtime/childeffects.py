@@ -71,8 +71,19 @@ class ChildEffects:
         child = shell.children.get(generation) if generation is not None else None
         spared = shell.children.get(spare) if spare is not None else None
         pgid = child.pid if child is not None else None
+
+        def later() -> list[int]:
+            if generation is None:
+                return []  # the last sweep: everything
+            return [other.pid for gen, other in shell.children.items() if gen > generation]
+
         report = await stop_tree(
-            pgid, app.stop_signal, app.stop_timeout, shell.clock, spared.pid if spared else None
+            pgid,
+            app.stop_signal,
+            app.stop_timeout,
+            shell.clock,
+            spare=spared.pid if spared else None,
+            later=later,
         )
         exit_ = exit_text = None
         if child is not None:

@@ -149,10 +149,11 @@ class Effects(ChildEffects):
         shell = self.shell
         child = shell.children.get(command.generation)
         tree = list(shell.tree_pids)
-        if command.exit_info is not None and shell.tree_generation != command.generation:
-            # A crash respawned past: what is left of it is what runs outside the new tree.
-            current = shell.children.get(shell.watched) if shell.watched is not None else None
-            tree = left_outside(current.pid if current is not None else None)
+        later = [other.pid for gen, other in shell.children.items() if gen > command.generation]
+        if command.exit_info is not None and (later or shell.tree_generation != command.generation):
+            # A crash respawned past: what is left of it is what runs outside the later
+            # children's trees, watched or not (one may be failing its start, or stopping).
+            tree = left_outside(*later)
         pids = [child.pid, *tree] if child is not None and command.exit_info is None else tree
         try:
             path = await shell.postmortem.snapshot(

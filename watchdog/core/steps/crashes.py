@@ -30,6 +30,7 @@ class LeftBehind:
     reason: str
     exit_info: dict[str, object]
     ticket: int | None = None  # its snapshot, once asked for
+    cancelled: bool = False  # that snapshot, since the watchdog is stopping
     sweeping: bool = False
 
 
@@ -66,14 +67,11 @@ class CrashSteps(ControllerBase):
         if left is None or left.sweeping:
             return
         if self.exiting:
-            if left.ticket is not None:
+            if left.ticket is None:  # never asked for; the watchdog's last sweep takes the rest
+                self._skipped(left)
+            elif not left.cancelled:  # its fact tells whether it was written all the same
                 self._do(CancelSnapshot(left.ticket))
-                left.ticket = None
-            else:  # the watchdog's last sweep takes what it left
-                self._emit(
-                    "diagnostics_skipped", reason=left.reason, detail="the watchdog is stopping"
-                )
-                self.left_behind = None
+                left.cancelled = True
             return
         if left.ticket is not None or self.state is ChildState.STARTING:
             return
@@ -88,8 +86,7 @@ class CrashSteps(ControllerBase):
             return False
         left.ticket = None
         if fact.cancelled:
-            self._emit("diagnostics_skipped", reason=left.reason, detail="the watchdog is stopping")
-            self.left_behind = None
+            self._skipped(left)
             return True
         if fact.path is None:
             directory = str(self.config.diagnostics.directory)
@@ -99,8 +96,16 @@ class CrashSteps(ControllerBase):
         else:
             self._emit("diagnostics_written", pid=left.child.pid, reason=left.reason,
                        diagnostics=fact.path)  # fmt: skip
-        self._sweep_left_behind()
+        if self.exiting:
+            self.left_behind = None  # the watchdog's last sweep takes what it left
+        else:
+            self._sweep_left_behind()
         return True
+
+    def _skipped(self, left: LeftBehind) -> None:
+        if self.config.diagnostics.enabled:  # else none was ever to be taken
+            self._emit("diagnostics_skipped", reason=left.reason, detail="the watchdog is stopping")
+        self.left_behind = None
 
     def _sweep_left_behind(self) -> None:
         left = self.left_behind

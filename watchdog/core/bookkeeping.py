@@ -66,6 +66,12 @@ class ChildRecord:
     def dead(self) -> bool:
         return self.exit is not None
 
+    def spawned(self, fact: Spawned) -> None:
+        """Its process is there: what the shell started."""
+        self.pid, self.started_at, self.started_wall, self.lot = (
+            fact.pid, fact.at, fact.wall, fact.lot
+        )  # fmt: skip
+
 
 class Kill(Enum):
     """Why the current child is being ended, which says what comes after."""

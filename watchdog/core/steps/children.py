@@ -68,8 +68,7 @@ class ChildSteps(ControllerBase):
         if not self._spawn_awaited(child, fact.generation):
             return
         assert child is not None
-        child.pid, child.started_at, child.started_wall = fact.pid, fact.at, fact.wall
-        child.lot = fact.lot
+        child.spawned(fact)
         self._emit(
             "child_started",
             pid=fact.pid,

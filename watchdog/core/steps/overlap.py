@@ -36,8 +36,7 @@ class OverlapSteps(ControllerBase):
         new, old = self.incoming, self.child
         assert new is not None
         assert old is not None
-        new.pid, new.started_at, new.started_wall = fact.pid, fact.at, fact.wall
-        new.lot = fact.lot
+        new.spawned(fact)
         self._emit(
             "child_started",
             pid=fact.pid,

@@ -7,7 +7,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
@@ -74,6 +74,22 @@ def release() -> Iterator[threading.Event]:
     event.set()
 
 
+def accept_until_stopped(
+    listener: socket.socket, stop: threading.Event, handle: Callable[[socket.socket], None]
+) -> None:
+    """Hands each connection to `handle` until `stop`, for 10 s at most (a listener that
+    times out its accepts lets the loop look at `stop`)."""
+    deadline = time.monotonic() + 10.0
+    while not stop.is_set() and time.monotonic() < deadline:
+        try:
+            conn, _ = listener.accept()
+        except TimeoutError:
+            continue
+        except OSError:
+            return
+        handle(conn)
+
+
 @pytest.fixture
 def hangup_server() -> Iterator[str]:
     """A raw loopback server that accepts connections and closes them without a word."""
@@ -83,19 +99,9 @@ def hangup_server() -> Iterator[str]:
     listener.settimeout(0.1)
     port = listener.getsockname()[1]
     stop = threading.Event()
-
-    def serve() -> None:
-        deadline = time.monotonic() + 10.0
-        while not stop.is_set() and time.monotonic() < deadline:
-            try:
-                conn, _ = listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            conn.close()
-
-    thread = threading.Thread(target=serve, daemon=True)
+    thread = threading.Thread(
+        target=accept_until_stopped, args=(listener, stop, socket.socket.close), daemon=True
+    )
     thread.start()
     try:
         yield f"http://127.0.0.1:{port}/health"

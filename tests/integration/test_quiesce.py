@@ -119,7 +119,7 @@ def test_a_refused_pidfd_getfd_is_said_and_changes_nothing(
     assert poll(lambda: _answers(held), timeout=30) == app.pid
     done = asyncio.run(stop_accepting(app.pid, socket_inode(held), 1.0, time.monotonic))
     assert (done.paused, done.unread) == (0, 0)
-    assert done.problems == (
-        f"cannot reach the socket in {app.pid}: Function not implemented",
-    ), done.problems
+    assert done.problems == (f"cannot reach the socket in {app.pid}: Function not implemented",), (
+        done.problems
+    )
     assert _answers(held) == app.pid

@@ -19,10 +19,12 @@ from watchdog.config.reader import show
 from watchdog.core.observations import ProbeResult
 from watchdog.core.units import format_duration
 from watchdog.outputs.redaction import redact, spelled_secrets
+from watchdog.sensors.plainhttp import PlainHTTPTransport
 from watchdog.sensors.tls import plain_http_context
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_REDIRECTS = 5
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 BODY_SHOWN = 100  # characters of an unexpected body quoted in the probe's error
 
 
@@ -38,7 +40,12 @@ _remember_missing("sniffio")
 
 
 class Prober:
-    """Probes one health URL; each probe opens a fresh connection and reads a bounded body."""
+    """Probes one health URL; each probe opens a fresh connection and reads a bounded body.
+
+    Requests go straight to an httpx transport, without a client: a probe keeps no cookies
+    and follows redirects by hand (same origin only), so the client's cookie jar and
+    redirect handling would only cost CPU on every probe.
+    """
 
     def __init__(
         self,
@@ -49,30 +56,33 @@ class Prober:
         self._health = health
         self._clock = clock
         self._unix_socket = unix_socket  # the app listens there; the URL names the Host only
+        self._url = httpx.URL(health.url)
         # Once: loading the CA bundle is dear, and only an https URL needs it.
         self._ssl = plain_http_context(health.url) or httpx.create_ssl_context()
+        self._headers = httpx.Headers(
+            {
+                "User-Agent": f"watchdog/{__version__}",
+                "Accept": "*/*",
+                "Accept-Encoding": "gzip, deflate",
+                # Each probe is a new connection (a kept-alive one would hide an app that no
+                # longer accepts new ones); saying so lets the app close its side at once.
+                "Connection": "close",
+            }
+        )
+        self._headers.update(health.headers)
+        self._extensions = {
+            "timeout": dict.fromkeys(("connect", "read", "write", "pool"), health.timeout)
+        }
         # An error may quote a header (h11 does), a body may echo one: neither is told.
         self._secrets = spelled_secrets(health.headers.values())
-        self._client = self._new_client()
+        self._transport = self._new_transport()
 
-    def _new_client(self) -> httpx.AsyncClient:
-        # A kept-alive connection would hide an app that no longer accepts new ones.
+    def _new_transport(self) -> httpx.AsyncBaseTransport:
+        if self._url.scheme == "http":
+            return PlainHTTPTransport(uds=self._unix_socket)
+        # No proxy either way: a transport never reads the environment, unlike a client.
         limits = httpx.Limits(max_keepalive_connections=0)
-        transport = (
-            httpx.AsyncHTTPTransport(uds=self._unix_socket, verify=self._ssl, limits=limits)
-            if self._unix_socket
-            else None
-        )
-        return httpx.AsyncClient(
-            timeout=self._health.timeout,
-            verify=self._ssl,
-            follow_redirects=False,  # followed by hand, and only to the same origin
-            # A proxy from the environment must never stand between us and a loopback app.
-            trust_env=False,
-            limits=limits,
-            transport=transport,
-            headers={"User-Agent": f"watchdog/{__version__}"},
-        )
+        return httpx.AsyncHTTPTransport(uds=self._unix_socket, verify=self._ssl, limits=limits)
 
     async def probe(self) -> ProbeResult:
         started = self._clock()
@@ -111,14 +121,26 @@ class Prober:
         )
 
     async def _get(self) -> tuple[int, bytes]:
-        url = httpx.URL(self._health.url)
+        url = self._url
         health = self._health
         for _ in range(MAX_REDIRECTS + 1):
-            async with self._client.stream(health.method, url, headers=health.headers) as response:
-                target = response.next_request.url if response.next_request else None
-                if target is None:
+            if url.scheme not in ("http", "https") or not url.host:
+                raise _ProbeFailedError(f"not an http or https URL with a host: {show(str(url))}")
+            request = httpx.Request(
+                health.method, url, headers=self._headers, extensions=self._extensions
+            )
+            response = await self._transport.handle_async_request(request)
+            try:
+                location = _redirect_location(response)
+                if location is None:
                     body = await _read_bounded(response, keep=health.expect_body is not None)
                     return response.status_code, body
+            finally:
+                await response.aclose()
+            try:
+                target = url.join(location)
+            except httpx.InvalidURL as exc:
+                raise _ProbeFailedError(f"redirected to an invalid URL: {exc}") from exc
             if _origin(target) != _origin(url):
                 # A health check must not wander off to another host because it was told to.
                 raise _ProbeFailedError(f"redirected to another origin: {_origin(target)}")
@@ -126,15 +148,22 @@ class Prober:
         raise _ProbeFailedError(f"more than {MAX_REDIRECTS} redirects")
 
     async def _recycle(self) -> None:
-        """A fresh client after a timeout: a request cut off mid-way can leave its
+        """A fresh transport after a timeout: a request cut off mid-way can leave its
         connection open in the pool, one more socket per timed-out probe, for ever."""
-        old, self._client = self._client, self._new_client()
+        old, self._transport = self._transport, self._new_transport()
         with contextlib.suppress(Exception):
             async with asyncio.timeout(self._health.timeout):
                 await old.aclose()
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        await self._transport.aclose()
+
+
+def _redirect_location(response: httpx.Response) -> str | None:
+    """Where a redirect points (as httpx's client tells one), or None for any other answer."""
+    if response.status_code in REDIRECT_STATUSES:
+        return response.headers.get("Location")
+    return None
 
 
 class _ProbeFailedError(Exception):

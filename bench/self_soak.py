@@ -6,7 +6,8 @@ Starts `watchdog run` on the bundled demo app (loopback only) with a probe and a
 resource sample every `--interval`, logging at warning level (so the disk is not the
 subject), and the metrics endpoint on, which counts the probes. Its RSS, open fds and
 threads are read once warmed up (after 1,000 probes) and again when `--probes` probes are
-done or `--limit` seconds have passed, whichever comes first.
+done or `--limit` seconds have passed, whichever comes first; RSS also at each tenth of the
+run, and its growth over the second half apart (bounded histories fill up in the first).
 """
 
 from __future__ import annotations
@@ -45,6 +46,13 @@ def footprint(process: psutil.Process) -> dict[str, float]:
         "fds": process.num_fds(),
         "threads": process.num_threads(),
     }
+
+
+def second_half(checkpoints: list[dict[str, float]], end_rss: float) -> float | None:
+    """RSS growth from the run's middle checkpoint to its end."""
+    if len(checkpoints) < 2:
+        return None
+    return round(end_rss - checkpoints[len(checkpoints) // 2 - 1]["rss_mib"], 2)
 
 
 def main() -> None:
@@ -87,8 +95,16 @@ def main() -> None:
             time.sleep(1)
         warm, warm_probes = footprint(process), probes_done(metrics_url)
         cpu_before = process.cpu_times()
-        while probes_done(metrics_url) < args.probes and time.monotonic() - started < args.limit:
+        # RSS at each tenth of the run: a history filling up to its bound flattens out,
+        # a leak keeps its slope to the end.
+        step = max((args.probes - warm_probes) // 10, 1)
+        checkpoints: list[dict[str, float]] = []
+        done = warm_probes
+        while done < args.probes and time.monotonic() - started < args.limit:
             time.sleep(2)
+            done = probes_done(metrics_url)
+            if done >= warm_probes + step * (len(checkpoints) + 1):
+                checkpoints.append({"probes": done, "rss_mib": footprint(process)["rss_mib"]})
         end, end_probes, end_at = footprint(process), probes_done(metrics_url), time.monotonic()
         cpu_after = process.cpu_times()
     finally:
@@ -105,6 +121,8 @@ def main() -> None:
                 "warm": warm,
                 "end": end,
                 "rss_growth_mib": round(end["rss_mib"] - warm["rss_mib"], 2),
+                "rss_growth_second_half_mib": second_half(checkpoints, end["rss_mib"]),
+                "rss_by_probes": checkpoints,
                 "cpu_ms_per_probe_and_sample": round(1000 * used / max(cycles, 1), 3),
             },
             indent=2,

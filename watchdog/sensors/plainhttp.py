@@ -1,18 +1,19 @@
-"""An httpx transport for plain http over one fresh connection per request, on asyncio streams.
+"""An httpx transport for plain http over one fresh connection per request, on the loop's sockets.
 
 httpx's default transport (httpcore on anyio, with a connection pool) costs about 3 ms of CPU
-per request here, four times what the same GET costs on asyncio streams with h11, the parser
-httpcore itself uses. A probe every second spends most of the watchdog's CPU there. Requests
-and responses stay httpx's (headers, redirects, decoding); only the bytes move differently.
-Each request gets its own connection, closed with its response: a kept-alive connection would
-hide an app that no longer accepts new ones. https goes through httpx's own transport.
+per loopback request here; the same GET on the event loop's own socket calls, parsed with
+h11 (httpcore's own parser), about 0.6 ms. A probe every second spent most of the watchdog's
+CPU there. Requests and responses stay httpx's (headers, redirects, decoding); only the bytes
+move differently. Each request gets its own connection, closed with its response: a
+kept-alive connection would hide an app that no longer accepts new ones. https goes through
+httpx's own transport.
 """
 
 from __future__ import annotations
 
 import asyncio
-import errno
-import re
+import ipaddress
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import ParamSpec, TypeVar
 
@@ -20,8 +21,6 @@ import h11
 import httpx
 
 READ_SIZE = 64 * 1024
-MULTIPLE = "Multiple exceptions: "  # how asyncio joins the errors of several addresses
-
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -32,34 +31,38 @@ class PlainHTTPTransport(httpx.AsyncBaseTransport):
 
     def __init__(self, uds: str | None = None) -> None:
         self._uds = uds
-        self._open: set[asyncio.StreamWriter] = set()  # closed by aclose if still open
+        self._open: set[socket.socket] = set()  # closed by aclose if still open
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         url = request.url
         if url.scheme != "http":
             raise httpx.UnsupportedProtocol(f"only http here, not {url.scheme!r}", request=request)
         timeouts = request.extensions.get("timeout", {})
-        connecting = (
-            asyncio.open_unix_connection(self._uds, limit=READ_SIZE)
-            if self._uds is not None
-            else asyncio.open_connection(url.host, url.port or 80, limit=READ_SIZE)
+        loop = asyncio.get_running_loop()
+        sock = await _within(
+            self._connect(loop, url),
+            timeouts.get("connect"),
+            httpx.ConnectTimeout,
+            httpx.ConnectError,
+            request,
         )
-        reader, writer = await _within(
-            connecting, timeouts.get("connect"), httpx.ConnectTimeout, httpx.ConnectError, request
-        )
-        self._open.add(writer)
+        self._open.add(sock)
         try:
             connection = h11.Connection(h11.CLIENT)
-            _parsed(_write_request, connection, writer, request)
+            data = _parsed(_request_bytes, connection, request)
             await _within(
-                writer.drain(), timeouts.get("write"), httpx.WriteTimeout, httpx.WriteError, request
+                loop.sock_sendall(sock, data),
+                timeouts.get("write"),
+                httpx.WriteTimeout,
+                httpx.WriteError,
+                request,
             )
             exchange = _Exchange(
-                connection, reader, writer, request, timeout=timeouts.get("read"), close=self._close
+                connection, loop, sock, request, timeout=timeouts.get("read"), close=self._close
             )
             answer = await exchange.head()
         except BaseException:
-            await self._close(writer)
+            self._close(sock)
             raise
         return httpx.Response(
             answer.status_code,
@@ -69,23 +72,51 @@ class PlainHTTPTransport(httpx.AsyncBaseTransport):
             request=request,
         )
 
-    async def _close(self, writer: asyncio.StreamWriter) -> None:
-        """Closes the connection and waits the loop's turn that closes its socket: a probe
-        that returned holds no socket, even one cut off by its deadline."""
-        writer.close()
-        try:
-            await writer.wait_closed()
-        except OSError:
-            pass  # the peer reset it: closed all the same
-        finally:
-            self._open.discard(writer)
+    async def _connect(self, loop: asyncio.AbstractEventLoop, url: httpx.URL) -> socket.socket:
+        """A connected socket: to the first address of the host that accepts, in the order
+        the resolver gives them (an address is used as it is, without asking the resolver)."""
+        if self._uds is not None:
+            targets: list[tuple[int, object]] = [(socket.AF_UNIX, self._uds)]
+        else:
+            targets = await _addresses(loop, url.host, url.port or 80)
+        refusals: list[OSError] = []
+        for family, address in targets:
+            sock = socket.socket(family, socket.SOCK_STREAM)
+            try:
+                sock.setblocking(False)
+                await loop.sock_connect(sock, address)
+            except BaseException as exc:
+                sock.close()
+                if not isinstance(exc, OSError) or len(targets) == 1:
+                    raise
+                refusals.append(exc)
+                continue
+            return sock
+        if all(isinstance(exc, ConnectionRefusedError) for exc in refusals):
+            raise refusals[0]  # every address refused: the app is not listening
+        raise OSError("; ".join(str(exc) for exc in refusals))
+
+    def _close(self, sock: socket.socket) -> None:
+        # At once: a probe that returned holds no socket, even one cut off by its deadline
+        # (asyncio has already stopped watching it: its wait's callback runs before ours).
+        self._open.discard(sock)
+        sock.close()
 
     async def aclose(self) -> None:
-        for writer in list(self._open):
-            await self._close(writer)
-        # A connection cut off while asyncio was still making it never reached us; asyncio
-        # closes it itself, at the loop's next turn.
-        await asyncio.sleep(0)
+        for sock in list(self._open):
+            self._close(sock)
+
+
+async def _addresses(
+    loop: asyncio.AbstractEventLoop, host: str, port: int
+) -> list[tuple[int, object]]:
+    try:
+        literal = ipaddress.ip_address(host)
+    except ValueError:
+        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        return [(family, address) for family, _, _, _, address in infos]
+    family = socket.AF_INET6 if literal.version == 6 else socket.AF_INET
+    return [(family, (host, port))]
 
 
 class _Exchange(httpx.AsyncByteStream):
@@ -94,16 +125,16 @@ class _Exchange(httpx.AsyncByteStream):
     def __init__(
         self,
         connection: h11.Connection,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
+        loop: asyncio.AbstractEventLoop,
+        sock: socket.socket,
         request: httpx.Request,
         *,
         timeout: float | None,
-        close: Callable[[asyncio.StreamWriter], Awaitable[None]],
+        close: Callable[[socket.socket], None],
     ) -> None:
         self._connection = connection
-        self._reader = reader
-        self._writer = writer
+        self._loop = loop
+        self._sock = sock
         self._request = request
         self._read_timeout = timeout
         self._close = close
@@ -124,38 +155,34 @@ class _Exchange(httpx.AsyncByteStream):
                 return
 
     async def _next(self) -> object:
-        request = self._request
         while True:
             event = _parsed(self._connection.next_event)
             if event is not h11.NEED_DATA:
                 return event
             data = await _within(
-                self._reader.read(READ_SIZE),
+                self._loop.sock_recv(self._sock, READ_SIZE),
                 self._read_timeout,
                 httpx.ReadTimeout,
                 httpx.ReadError,
-                request,
+                self._request,
             )
             _parsed(self._connection.receive_data, data)
 
     async def aclose(self) -> None:
-        await self._close(self._writer)
+        self._close(self._sock)
 
 
-def _write_request(
-    connection: h11.Connection, writer: asyncio.StreamWriter, request: httpx.Request
-) -> None:
-    """The request's head and body into the writer's buffer (a probe's body is empty)."""
+def _request_bytes(connection: h11.Connection, request: httpx.Request) -> bytes:
+    """The request's head and body as h11 frames them (a probe's body is empty)."""
+    if not isinstance(request.stream, httpx.ByteStream):
+        raise httpx.LocalProtocolError("only a body given whole is sent here", request=request)
     head = h11.Request(
         method=request.method, target=request.url.raw_path, headers=request.headers.raw
     )
-    writer.write(connection.send(head) or b"")
-    if not isinstance(request.stream, httpx.ByteStream):
-        raise httpx.LocalProtocolError("only a body given whole is sent here", request=request)
-    for chunk in request.stream:
-        if chunk:
-            writer.write(connection.send(h11.Data(data=chunk)) or b"")
-    writer.write(connection.send(h11.EndOfMessage()) or b"")
+    frames = [connection.send(head)]
+    frames += [connection.send(h11.Data(data=chunk)) for chunk in request.stream if chunk]
+    frames.append(connection.send(h11.EndOfMessage()))
+    return b"".join(frame for frame in frames if frame)
 
 
 def _parsed(step: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
@@ -182,15 +209,4 @@ async def _within(
     except TimeoutError as exc:  # before OSError, whose subclass it is
         raise timeout_error(f"no progress within {seconds:g} s", request=request) from exc
     except OSError as exc:
-        raise socket_error(str(exc) or type(exc).__name__, request=request) from _refusal(exc)
-
-
-def _refusal(exc: OSError) -> OSError:
-    """Python 3.11 reports every address of a name refusing as one OSError of their texts;
-    said as one refusal, a stopped app reads "connection refused" whatever its host name."""
-    text = str(exc)
-    if exc.errno is None and text.startswith(MULTIPLE):
-        attempts = re.split(r", (?=\[Errno )", text.removeprefix(MULTIPLE))
-        if all(attempt.startswith(f"[Errno {errno.ECONNREFUSED}]") for attempt in attempts):
-            return ConnectionRefusedError(errno.ECONNREFUSED, text)
-    return exc
+        raise socket_error(str(exc) or type(exc).__name__, request=request) from exc

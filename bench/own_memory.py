@@ -7,8 +7,8 @@ full resource sample every 1 s and `resources.memory.max_rss: 200MB`, waits `--s
 seconds past the first healthy probe, then reads the watchdog process's RSS and USS
 (psutil `memory_full_info`) and its /proc/<pid>/smaps_rollup. Figures are medians of
 `--runs` runs. Then:
-  - floor: the same readings for a bare interpreter, then with asyncio, httpx (and what
-    its first request loads), psutil, structlog, yaml and click imported, one at a time;
+  - floor: the same readings for a bare interpreter, then with asyncio, httpx (and h11,
+    which an http probe adds), psutil, structlog, yaml and click imported, one at a time;
   - imports: one more run under `python -X importtime`, summarised as the top-level
     packages the running watchdog loaded and its slowest imports (cumulative).
 The watchdog runs through `python -c`, which writes at exit what it had loaded.
@@ -37,17 +37,19 @@ from peers.base import events, free_port, wait_for
 
 MIB = 2**20
 HTTPX = "asyncio, httpx"
-# What httpx's first async request loads: its transport (httpcore, h11) and anyio.
-FIRST_REQUEST = f"{HTTPX}, httpcore, h11, anyio._backends._asyncio"
+# What an http probe adds: h11, its parser (an https probe would load httpx's transport,
+# httpcore with anyio, and a CA bundle, as the "httpx's transport" line shows).
+PROBE = f"{HTTPX}, h11"
 FLOOR = (
     ("python", "os"),
     ("+ ssl (which asyncio imports)", "ssl"),
     ("+ asyncio", "asyncio"),
     ("+ httpx", HTTPX),
-    ("+ httpx's first request", FIRST_REQUEST),
-    ("+ psutil", f"{FIRST_REQUEST}, psutil"),
-    ("+ structlog", f"{FIRST_REQUEST}, psutil, structlog"),
-    ("+ yaml, click", f"{FIRST_REQUEST}, psutil, structlog, yaml, click"),
+    ("(+ httpx's transport, for https only)", f"{HTTPX}, httpcore, h11, anyio._backends._asyncio"),
+    ("+ h11 (the http probe's parser)", PROBE),
+    ("+ psutil", f"{PROBE}, psutil"),
+    ("+ structlog", f"{PROBE}, psutil, structlog"),
+    ("+ yaml, click", f"{PROBE}, psutil, structlog, yaml, click"),
 )
 
 

@@ -67,17 +67,17 @@ def measure(processes: int, samples: int) -> dict[str, float]:
             tree_rss(sample.pids[0], sample.pids)
             checks.append(time.process_time() - cpu)
         warm = AnswerCheck(url)
-        assert warm.stranger(sample.pids) is None, "the tree's own socket"
+        assert warm.stranger(lambda: sample.pids) is None, "the tree's own socket"
         return {
             "processes": processes,
             "wall_ms_median": round(1000 * statistics.median(walls), 2),
             "cpu_ms_median": round(1000 * statistics.median(cpus), 2),
             "cap_check_cpu_ms_median": round(1000 * statistics.median(checks), 3),
             "answer_check_cold_cpu_ms_median": _cpu_ms(
-                lambda: AnswerCheck(url).stranger(sample.pids), samples
+                lambda: AnswerCheck(url).stranger(lambda: sample.pids), samples
             ),
             "answer_check_warm_cpu_ms_median": _cpu_ms(
-                lambda: warm.stranger(sample.pids), samples
+                lambda: warm.stranger(lambda: sample.pids), samples
             ),
         }
     finally:

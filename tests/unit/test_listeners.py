@@ -86,3 +86,22 @@ def test_without_netlink_the_proc_table_answers(listeners, monkeypatch) -> None:
 
     monkeypatch.setattr(portowner, "tcp_listeners", refused)
     assert listening_inodes(port, {"127.0.0.1"}) == {inode(v4)}
+
+
+def test_a_steady_app_is_not_walked_for_each_answer() -> None:
+    """Its socket, once found in its tree, is known: later answers list no process."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    walks: list[int] = []
+
+    def tree() -> list[int]:
+        walks.append(1)
+        return [os.getpid()]  # this process holds the listening socket, as the app would
+
+    check = portowner.AnswerCheck(f"http://127.0.0.1:{server.getsockname()[1]}/health")
+    try:
+        assert [check.stranger(tree) for _ in range(3)] == [None] * 3
+    finally:
+        server.close()
+    assert len(walks) == 1

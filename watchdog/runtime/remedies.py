@@ -53,7 +53,7 @@ def _not_to_post(shell: Shell, command: PostApp) -> str | None:
     if _live(shell.children, command.generation) is None:
         return GONE
     # As with a probe: only the app counts, and a stranger on its port gets no POST.
-    stranger = shell.answers.stranger(app_pids()) if shell.answers is not None else None
+    stranger = shell.answers.stranger(app_pids) if shell.answers is not None else None
     return None if stranger is None else f"the port is held by {stranger}, not by the app"
 
 

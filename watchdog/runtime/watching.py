@@ -39,7 +39,7 @@ def attributed(shell: Shell, result: ProbeResult) -> ProbeResult:
     """An answer counts only if the app gave it: a stranger on the port does not."""
     if result.status is None or shell.answers is None:
         return result
-    stranger = shell.answers.stranger(app_pids())
+    stranger = shell.answers.stranger(app_pids)
     if stranger is None:
         return result
     error = f"probe answered by {stranger}, not by the app"

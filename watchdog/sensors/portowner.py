@@ -12,7 +12,7 @@ import contextlib
 import ipaddress
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -178,8 +178,12 @@ class AnswerCheck:
         """A new child: what the old tree held proves nothing about the new one."""
         self._ours.clear()
 
-    def stranger(self, tree: Iterable[int]) -> Stranger | None:
-        """The stranger serving the port, if any; None when the app is all that listens."""
+    def stranger(self, tree: Callable[[], Iterable[int]]) -> Stranger | None:
+        """The stranger serving the port, if any; None when the app is all that listens.
+
+        `tree` lists the app's pids; it is called only when a socket is not known yet, so
+        a steady app's probe does not walk its tree.
+        """
         if self.target is None:
             return None  # not on this host: nothing here can be traced
         port, hosts = self.target
@@ -187,7 +191,7 @@ class AnswerCheck:
         unknown = listening - self._ours - {self._held}
         if not unknown:
             return None
-        pids = list(tree)
+        pids = list(tree())
         self._ours |= unknown & open_socket_inodes(pids)
         foreign = frozenset(unknown - self._ours)
         if not foreign:

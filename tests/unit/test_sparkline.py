@@ -83,7 +83,7 @@ def test_each_sample_carries_the_last_probe_latency_of_its_child(tmp_path: Path)
 
     def feed(name: str, **fields: object) -> None:
         nonlocal at
-        at += 20.0  # past HISTORY_EVERY: every sample is written
+        at += 20.0
         history.on_event(Event(name, fields=fields, at=at, wall=1_700_000_000 + at))
 
     feed("resource_sample", rss_mb=1.0)
@@ -96,6 +96,24 @@ def test_each_sample_carries_the_last_probe_latency_of_its_child(tmp_path: Path)
     feed("resource_sample", rss_mb=4.0)
     feed("child_started", pid=2)
     feed("resource_sample", rss_mb=5.0)
-    samples = json.loads((tmp_path / "t_history.json").read_text())["samples"]
+    samples = list(history.samples)
     assert [s["probe_latency_ms"] for s in samples] == [None, 12.3, None, 4.0, None]
     assert [s["rss_mb"] for s in samples] == [1.0, 2.0, 3.0, 4.0, 5.0]
+
+
+def test_the_history_file_is_rewritten_every_few_samples_not_with_each(tmp_path: Path) -> None:
+    """At the guide's pace (a sample every 10 s) each sample rewrote the whole file; status
+    joins it to the state file's last ten samples, so every fifth sample is enough."""
+    history = History(tmp_path, "t", 100, Reports())
+    path = tmp_path / "t_history.json"
+
+    def stored() -> list[float]:
+        return [s["rss_mb"] for s in json.loads(path.read_text())["samples"]]
+
+    seen = []
+    for index in range(12):
+        at = 10.0 * (index + 1)  # past HISTORY_EVERY each time
+        history.on_event(Event("resource_sample", fields={"rss_mb": float(index)}, at=at, wall=at))
+        seen.append(stored()[-1])
+    # The first at once, then every fifth.
+    assert seen == [0.0] * 5 + [5.0] * 5 + [10.0] * 2

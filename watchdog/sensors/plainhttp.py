@@ -79,7 +79,7 @@ class PlainHTTPTransport(httpx.AsyncBaseTransport):
             targets: list[tuple[int, object]] = [(socket.AF_UNIX, self._uds)]
         else:
             targets = await _addresses(loop, url.host, url.port or 80)
-        refusals: list[OSError] = []
+        failures: list[OSError] = []
         for family, address in targets:
             sock = socket.socket(family, socket.SOCK_STREAM)
             try:
@@ -89,12 +89,12 @@ class PlainHTTPTransport(httpx.AsyncBaseTransport):
                 sock.close()
                 if not isinstance(exc, OSError) or len(targets) == 1:
                     raise
-                refusals.append(exc)
+                failures.append(exc)
                 continue
             return sock
-        if all(isinstance(exc, ConnectionRefusedError) for exc in refusals):
-            raise refusals[0]  # every address refused: the app is not listening
-        raise OSError("; ".join(str(exc) for exc in refusals))
+        if failures and all(isinstance(exc, ConnectionRefusedError) for exc in failures):
+            raise failures[0]  # every address refused: the app is not listening
+        raise OSError("; ".join(str(exc) for exc in failures) or f"no address for {url.host}")
 
     def _close(self, sock: socket.socket) -> None:
         # At once: a probe that returned holds no socket, even one cut off by its deadline

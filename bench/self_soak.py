@@ -104,7 +104,7 @@ def main() -> None:
             time.sleep(2)
             done = probes_done(metrics_url)
             if done >= warm_probes + step * (len(checkpoints) + 1):
-                checkpoints.append({"probes": done, "rss_mib": footprint(process)["rss_mib"]})
+                checkpoints.append({"probes": done, **footprint(process)})
         end, end_probes, end_at = footprint(process), probes_done(metrics_url), time.monotonic()
         cpu_after = process.cpu_times()
     finally:

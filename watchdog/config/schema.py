@@ -355,7 +355,7 @@ SCHEMA: tuple[Group | Key, ...] = (
     Key("metrics.allow_remote", FLAG, False, AT_ONCE, "`true`: `listen` may be any address"),
     Key("metrics.textfile", TEXTFILE, None, "at once: the next write goes there",
         "e.g. `/var/lib/node_exporter/textfile/watchdog.prom`: write the same metrics there"
-        " every 5 s for node_exporter's textfile collector"),
+        " every 10 s for node_exporter's textfile collector"),
     Group("diagnostics", "a snapshot of the app's processes before each restart"),
     Key("diagnostics.enabled", FLAG, True, NEXT_SNAPSHOT,
         "write a diagnostic snapshot before each kill and after each crash (see [why it"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import functools
 import socket
@@ -9,10 +11,12 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 import pytest
 
 from tests.integration.test_probe import (
+    MARGIN,
     accept_until_stopped,
     free_loopback_port,
     health,
@@ -148,3 +152,98 @@ def test_a_host_name_whose_every_address_refuses_reads_connection_refused() -> N
     port = free_loopback_port()
     [result] = run_probes(health(f"http://localhost:{port}/health", timeout=2.0))
     assert result.error == "connection refused"
+
+
+SWITCHED = [b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n"]
+
+
+@pytest.mark.parametrize("raw_server", [SWITCHED], indirect=True)
+def test_a_protocol_switch_is_an_unexpected_status_within_the_deadline(
+    raw_server: RawServer,
+) -> None:
+    """Headers from the config may propose an upgrade; a 101 must end the probe, never leave
+    the watchdog's loop turning on a parser that has stopped (as it once did, for ever)."""
+    headers = MappingProxyType({"Connection": "Upgrade", "Upgrade": "h2c"})
+    config = dataclasses.replace(health(raw_server.url, timeout=0.5), headers=headers)
+    started = time.monotonic()
+    [result] = run_probes(config)
+    assert (result.ok, result.status, result.error) == (False, 101, "unexpected status 101")
+    assert time.monotonic() - started < MARGIN
+
+
+BIG_HEAD = (
+    [b"HTTP/1.1 200 OK\r\nX-Big: "] + [b"x" * 2048] * 10 + [b"\r\nContent-Length: 2\r\n\r\nok"]
+)
+
+
+@pytest.mark.parametrize("raw_server", [BIG_HEAD], indirect=True)
+def test_a_head_of_20_kb_arriving_in_pieces_is_read(raw_server: RawServer) -> None:
+    """Up to 100 KiB of headers, as httpx's own transport allows, however the bytes arrive."""
+    [result] = run_probes(health(raw_server.url))
+    assert (result.ok, result.status, result.error) == (True, 200, None)
+
+
+@pytest.mark.parametrize("raw_server", [[]], indirect=True)
+def test_a_server_that_reads_and_hangs_up_is_told_in_plain_words(raw_server: RawServer) -> None:
+    [result] = run_probes(health(raw_server.url))
+    assert result.error == "RemoteProtocolError: Server disconnected without sending a response."
+
+
+REDIRECT_AWAY = [
+    b"HTTP/1.1 302 Found\r\nLocation: mailto:ops@example.com\r\nContent-Length: 0\r\n\r\n"
+]
+
+
+@pytest.mark.parametrize("raw_server", [REDIRECT_AWAY], indirect=True)
+def test_a_redirect_to_a_non_http_url_is_named(raw_server: RawServer) -> None:
+    [result] = run_probes(health(raw_server.url))
+    assert result.error == 'redirected to "mailto:ops@example.com": not an http URL'
+
+
+def test_an_address_that_never_accepts_does_not_stand_in_front_of_the_next(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A name with two addresses, the first dropping connections (its backlog full), the
+    second serving: the probe reaches the second within the deadline, as happy eyeballs
+    would, instead of spending the whole deadline on the first."""
+    server = RawServer(pieces=[b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"])
+    serving = socket.socket()
+    serving.bind(("127.0.0.1", 0))
+    serving.listen(8)
+    serving.settimeout(0.1)
+    port = serving.getsockname()[1]
+    deaf = socket.socket()
+    deaf.bind(("127.0.0.2", port))
+    deaf.listen(0)
+    fillers = [socket.socket() for _ in range(4)]  # fill its backlog: later SYNs are dropped
+    for filler in fillers:
+        filler.setblocking(False)
+        with contextlib.suppress(BlockingIOError):
+            filler.connect(("127.0.0.2", port))
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=accept_until_stopped,
+        args=(serving, stop, functools.partial(_answer, server)),
+        daemon=True,
+    )
+    thread.start()
+
+    async def two_addresses(
+        _loop: object, host: str, port: int, *_: object, **__: object
+    ) -> list[tuple[object, ...]]:
+        assert host == "two.test"
+        stream = (socket.SOCK_STREAM, socket.IPPROTO_TCP, "")
+        return [
+            (socket.AF_INET, *stream, ("127.0.0.2", port)),
+            (socket.AF_INET, *stream, ("127.0.0.1", port)),
+        ]
+
+    monkeypatch.setattr(asyncio.base_events.BaseEventLoop, "getaddrinfo", two_addresses)
+    try:
+        [result] = run_probes(health(f"http://two.test:{port}/health", timeout=2.0))
+    finally:
+        stop.set()
+        thread.join(timeout=2.0)
+        for sock in (serving, deaf, *fillers):
+            sock.close()
+    assert (result.ok, result.status, result.error) == (True, 200, None)

@@ -21,6 +21,8 @@ import h11
 import httpx
 
 READ_SIZE = 64 * 1024
+HEAD_LIMIT = 100 * 1024  # bytes of an answer's head, at most: httpcore's bound, not h11's 16 KiB
+ATTEMPT_LIMIT = 0.25  # seconds an address may take to accept before the next one is tried
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -48,7 +50,7 @@ class PlainHTTPTransport(httpx.AsyncBaseTransport):
         )
         self._open.add(sock)
         try:
-            connection = h11.Connection(h11.CLIENT)
+            connection = h11.Connection(h11.CLIENT, max_incomplete_event_size=HEAD_LIMIT)
             data = _parsed(_request_bytes, connection, request)
             await _within(
                 loop.sock_sendall(sock, data),
@@ -80,15 +82,23 @@ class PlainHTTPTransport(httpx.AsyncBaseTransport):
         else:
             targets = await _addresses(loop, url.host, url.port or 80)
         failures: list[OSError] = []
-        for family, address in targets:
-            sock = socket.socket(family, socket.SOCK_STREAM)
+        for index, (family, address) in enumerate(targets):
+            # Each address but the last gets ATTEMPT_LIMIT (as happy eyeballs staggers them):
+            # one that drops connections must not use up the whole deadline.
+            limit = ATTEMPT_LIMIT if index < len(targets) - 1 else None
+            sock: socket.socket | None = None
             try:
+                sock = socket.socket(family, socket.SOCK_STREAM)
                 sock.setblocking(False)
-                await loop.sock_connect(sock, address)
+                async with asyncio.timeout(limit):
+                    await loop.sock_connect(sock, address)
             except BaseException as exc:
-                sock.close()
+                if sock is not None:
+                    sock.close()
                 if not isinstance(exc, OSError) or len(targets) == 1:
                     raise
+                if isinstance(exc, TimeoutError):
+                    exc = TimeoutError(f"{address} did not accept within {ATTEMPT_LIMIT:g} s")
                 failures.append(exc)
                 continue
             return sock
@@ -139,20 +149,30 @@ class _Exchange(httpx.AsyncByteStream):
         self._read_timeout = timeout
         self._close = close
 
-    async def head(self) -> h11.Response:
+    async def head(self) -> h11.Response | h11.InformationalResponse:
+        informational: h11.InformationalResponse | None = None
         while True:
             event = await self._next()
             if isinstance(event, h11.Response):
                 return event
-            # An InformationalResponse (100 Continue and the like) comes before the answer.
+            if isinstance(event, h11.InformationalResponse):
+                informational = event  # 100 Continue and the like come before the answer
+            elif event is h11.PAUSED and informational is not None:
+                return informational  # 101: the server switched protocols; that is its answer
+            else:
+                raise httpx.RemoteProtocolError(f"no answer: h11 gave {event!r}")
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         while True:
             event = await self._next()
             if isinstance(event, h11.Data):
                 yield bytes(event.data)
-            elif isinstance(event, (h11.EndOfMessage, h11.ConnectionClosed)):
-                return
+            elif isinstance(event, (h11.EndOfMessage, h11.ConnectionClosed)) or (
+                event is h11.PAUSED
+            ):
+                return  # PAUSED: a protocol switched; no HTTP body follows
+            else:
+                raise httpx.RemoteProtocolError(f"no body: h11 gave {event!r}")
 
     async def _next(self) -> object:
         while True:
@@ -166,6 +186,9 @@ class _Exchange(httpx.AsyncByteStream):
                 httpx.ReadError,
                 self._request,
             )
+            if not data and self._connection.their_state is h11.SEND_RESPONSE:
+                # As httpcore says it: h11's own words name its states, not what happened.
+                raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
             _parsed(self._connection.receive_data, data)
 
     async def aclose(self) -> None:

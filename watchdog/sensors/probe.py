@@ -141,6 +141,8 @@ class Prober:
                 target = url.join(location)
             except httpx.InvalidURL as exc:
                 raise _ProbeFailedError(f"redirected to an invalid URL: {exc}") from exc
+            if target.scheme not in ("http", "https") or not target.host:
+                raise _ProbeFailedError(f"redirected to {show(str(target))}: not an http URL")
             if _origin(target) != _origin(url):
                 # A health check must not wander off to another host because it was told to.
                 raise _ProbeFailedError(f"redirected to another origin: {_origin(target)}")

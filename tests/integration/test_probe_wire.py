@@ -197,7 +197,9 @@ REDIRECT_AWAY = [
 @pytest.mark.parametrize("raw_server", [REDIRECT_AWAY], indirect=True)
 def test_a_redirect_to_a_non_http_url_is_named(raw_server: RawServer) -> None:
     [result] = run_probes(health(raw_server.url))
-    assert result.error == 'redirected to "mailto:ops@example.com": not an http URL'
+    assert result.error == (
+        'redirected to "mailto:ops@example.com", not an http or https URL with a host'
+    )
 
 
 def test_an_address_that_never_accepts_does_not_stand_in_front_of_the_next(

@@ -22,8 +22,8 @@ from watchdog.outputs.events import Event
 from watchdog.outputs.files import write_json_atomic
 
 FORMAT = 1
-# Three refreshes fit in STALE_AFTER. Every 5 s, the rewrites were a sixth of what the
-# watchdog spent at the guide's pace (2.8 -> 2.4 s/h of CPU with 10 s).
+# Three refreshes fit in STALE_AFTER. Every 5 s, the rewrites were about a seventh of what
+# the watchdog spent at the guide's pace (2.8 -> 2.4 s/h of CPU with 10 s).
 REFRESH = 10.0
 STALE_AFTER = 30.0  # several missed refreshes: the loop is hung, or the host is starved
 

@@ -25,6 +25,7 @@ from watchdog.sensors.tls import plain_http_context
 MAX_BODY_BYTES = 64 * 1024
 MAX_REDIRECTS = 5
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+NOT_USABLE = "not an http or https URL with a host"
 BODY_SHOWN = 100  # characters of an unexpected body quoted in the probe's error
 
 
@@ -123,9 +124,9 @@ class Prober:
     async def _get(self) -> tuple[int, bytes]:
         url = self._url
         health = self._health
+        if not _usable(url):
+            raise _ProbeFailedError(f"{show(str(url))} is {NOT_USABLE}")
         for _ in range(MAX_REDIRECTS + 1):
-            if url.scheme not in ("http", "https") or not url.host:
-                raise _ProbeFailedError(f"not an http or https URL with a host: {show(str(url))}")
             request = httpx.Request(
                 health.method, url, headers=self._headers, extensions=self._extensions
             )
@@ -141,8 +142,8 @@ class Prober:
                 target = url.join(location)
             except httpx.InvalidURL as exc:
                 raise _ProbeFailedError(f"redirected to an invalid URL: {exc}") from exc
-            if target.scheme not in ("http", "https") or not target.host:
-                raise _ProbeFailedError(f"redirected to {show(str(target))}: not an http URL")
+            if not _usable(target):
+                raise _ProbeFailedError(f"redirected to {show(str(target))}, {NOT_USABLE}")
             if _origin(target) != _origin(url):
                 # A health check must not wander off to another host because it was told to.
                 raise _ProbeFailedError(f"redirected to another origin: {_origin(target)}")
@@ -159,6 +160,10 @@ class Prober:
 
     async def aclose(self) -> None:
         await self._transport.aclose()
+
+
+def _usable(url: httpx.URL) -> bool:
+    return url.scheme in ("http", "https") and bool(url.host)
 
 
 def _redirect_location(response: httpx.Response) -> str | None:
